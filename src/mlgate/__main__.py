@@ -1,0 +1,3 @@
+from mlgate.cli import entrypoint
+
+entrypoint()

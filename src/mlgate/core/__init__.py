@@ -1,0 +1,1 @@
+"""Shared types: findings, reports, errors, the safe artifact walk and the policy model."""
