@@ -1,5 +1,4 @@
-"""Rules of the scan engine, pickle analysis, archives and the safe walk (MLG-SCAN-0xx,
-1xx, 4xx)."""
+"""Rules of the scan engine, the safe walk, archives and limits (MLG-SCAN-001..049)."""
 
 from __future__ import annotations
 
