@@ -1,0 +1,462 @@
+"""Build a CycloneDX 1.6 ML-BOM of a model folder.
+
+cyclonedx-python-lib builds everything it knows (metadata, components, hashes, licenses, purls,
+external references, properties, dependencies). The library has no ``modelCard`` (for
+``machine-learning-model``) and no ``data`` field (for ``data`` components), so
+``_add_ml_fields`` adds those to the serialized JSON in this one place; the whole document is
+then validated with the library's strict JSON validator, which carries the official 1.6
+schema. An invalid document is never written (ToolError).
+
+Determinism: files are sorted by path, the timestamp comes from ``SOURCE_DATE_EPOCH`` when set,
+and the serial number is a UUID derived from the document's content, so the same model with the
+same ``SOURCE_DATE_EPOCH`` gives byte-identical BOMs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import uuid
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from mlgate import __version__
+from mlgate.bom.modelcard import ModelCard, load_model_card
+from mlgate.core.artifacts import read_head, sha256_file, sniff, walk
+from mlgate.core.errors import ToolError, UsageError
+from mlgate.core.findings import FileRecord
+
+SPEC_VERSION = "1.6"
+MAX_CONFIG_BYTES = 1 << 20
+MAX_REQUIREMENTS_BYTES = 1 << 20
+
+# pipeline_tag -> (input format, output format) for modelParameters.inputs/outputs
+_IO: dict[str, tuple[str, str]] = {
+    "text-classification": ("text", "label"),
+    "token-classification": ("text", "labels per token"),
+    "text-generation": ("text", "text"),
+    "text2text-generation": ("text", "text"),
+    "translation": ("text", "text"),
+    "summarization": ("text", "text"),
+    "fill-mask": ("text", "text"),
+    "question-answering": ("text", "text"),
+    "feature-extraction": ("text", "embedding vector"),
+    "sentence-similarity": ("text", "similarity score"),
+    "image-classification": ("image", "label"),
+    "object-detection": ("image", "bounding boxes"),
+    "image-segmentation": ("image", "segmentation mask"),
+    "text-to-image": ("text", "image"),
+    "image-to-text": ("image", "text"),
+    "automatic-speech-recognition": ("audio", "text"),
+    "text-to-speech": ("text", "audio"),
+    "audio-classification": ("audio", "label"),
+    "zero-shot-classification": ("text", "label"),
+}
+
+# CI variables -> BOM property names (GitHub Actions and GitLab CI)
+_CI_PROPERTIES: tuple[tuple[str, str], ...] = (
+    ("GITHUB_SHA", "mlgate:ci:commit"),
+    ("CI_COMMIT_SHA", "mlgate:ci:commit"),
+    ("GITHUB_REF", "mlgate:ci:ref"),
+    ("CI_COMMIT_REF_NAME", "mlgate:ci:ref"),
+    ("GITHUB_RUN_ID", "mlgate:ci:run-id"),
+    ("CI_PIPELINE_ID", "mlgate:ci:run-id"),
+    ("GITHUB_WORKFLOW", "mlgate:ci:workflow"),
+    ("CI_JOB_NAME", "mlgate:ci:job"),
+)
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Where the BOM was built: from GitHub Actions or GitLab CI variables, if any."""
+
+    platform: str
+    properties: tuple[tuple[str, str], ...]
+    repository_url: str
+    run_url: str
+
+
+def provenance_from_env(environ: Mapping[str, str]) -> Provenance:
+    props: dict[str, str] = {}
+    for var, name in _CI_PROPERTIES:
+        value = environ.get(var, "").strip()
+        if value and name not in props:
+            props[name] = value
+    repo_url = run_url = ""
+    platform = "local"
+    if environ.get("GITHUB_ACTIONS") == "true" or environ.get("GITHUB_REPOSITORY"):
+        platform = "github"
+        server = environ.get("GITHUB_SERVER_URL", "https://github.com").rstrip("/")
+        repo = environ.get("GITHUB_REPOSITORY", "")
+        if repo:
+            repo_url = f"{server}/{repo}"
+            if environ.get("GITHUB_RUN_ID"):
+                run_url = f"{repo_url}/actions/runs/{environ['GITHUB_RUN_ID']}"
+    elif environ.get("GITLAB_CI") or environ.get("CI_PROJECT_URL"):
+        platform = "gitlab"
+        repo_url = environ.get("CI_PROJECT_URL", "")
+        run_url = environ.get("CI_PIPELINE_URL", "") or environ.get("CI_JOB_URL", "")
+    props["mlgate:ci:platform"] = platform
+    return Provenance(platform, tuple(sorted(props.items())), repo_url, run_url)
+
+
+@dataclass(frozen=True)
+class Requirement:
+    name: str
+    specifier: str
+    version: str | None  # exact version when pinned with ==
+
+
+_REQ = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(\[[^\]]*\])?\s*([^;#]*)")
+
+
+def read_requirements(folder: Path) -> list[Requirement]:
+    """Requirements from ``requirements*.txt`` (no includes, options or URLs are followed)."""
+    if not folder.is_dir():
+        return []
+    out: dict[str, Requirement] = {}
+    for path in sorted(folder.glob("requirements*.txt")):
+        if path.is_symlink() or not path.is_file():
+            continue
+        try:
+            text = path.read_bytes()[:MAX_REQUIREMENTS_BYTES].decode("utf-8", "replace")
+        except OSError:
+            continue
+        for line in text.splitlines():
+            line = line.strip()
+            if not line or line.startswith(("#", "-")) or "://" in line:
+                continue
+            m = _REQ.match(line)
+            if not m:
+                continue
+            name = re.sub(r"[-_.]+", "-", m.group(1)).lower()
+            spec = m.group(3).strip()
+            pinned = re.fullmatch(r"===?\s*([A-Za-z0-9.+!_-]+)", spec)
+            out.setdefault(name, Requirement(name, spec, pinned.group(1) if pinned else None))
+    return [out[k] for k in sorted(out)]
+
+
+def read_config(folder: Path) -> dict[str, Any]:
+    """``config.json`` as a dict (empty when absent or unreadable: the BOM says less)."""
+    path = folder / "config.json"
+    if not folder.is_dir() or path.is_symlink() or not path.is_file():
+        return {}
+    try:
+        data = path.read_bytes()
+        if len(data) > MAX_CONFIG_BYTES:
+            return {}
+        value = json.loads(data)
+    except (OSError, ValueError, RecursionError):
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def hash_folder(path: Path, *, workers: int | None = None) -> list[FileRecord]:
+    """A FileRecord with sha256 for every entry of ``path`` (files hashed in parallel threads:
+    hashlib releases the GIL on large buffers, so both cores of a CI runner are used)."""
+    arts = walk(path)
+    n = workers or min(4, os.cpu_count() or 1)
+
+    def one(art: Any) -> FileRecord:
+        if not art.readable:
+            return FileRecord(art.rel, art.size, None, "unknown", error=f"{art.kind.value}: "
+                              f"{art.detail}")
+        try:
+            digest, size = sha256_file(art.real)
+            fmt = sniff(read_head(art.real), art.rel, size).value
+        except OSError as exc:
+            return FileRecord(art.rel, art.size, None, "unknown", error=str(exc))
+        return FileRecord(art.rel, size, digest, fmt)
+
+    with ThreadPoolExecutor(max_workers=n) as pool:
+        return list(pool.map(one, arts))
+
+
+def hf_purl(repo_id: str, revision: str | None) -> str:
+    from packageurl import PackageURL
+
+    if "/" not in repo_id:
+        raise UsageError(f"Hub model id {repo_id!r} has no namespace",
+                         hint="write it as org/name (pkg:huggingface needs the namespace)")
+    ns, name = repo_id.split("/", 1)
+    return str(PackageURL(type="huggingface", namespace=ns, name=name,
+                          version=revision.lower() if revision else None))
+
+
+def build_bom(
+    path: Path,
+    *,
+    file_records: Sequence[FileRecord] | None = None,
+    version: str | None = None,
+    hf_repo: str | None = None,
+    revision: str | None = None,
+    environ: Mapping[str, str] | None = None,
+    include_env: bool = False,
+) -> str:
+    """CycloneDX 1.6 JSON of the model at ``path`` (validated; ToolError if not valid)."""
+    doc = build_bom_dict(path, file_records=file_records, version=version, hf_repo=hf_repo,
+                         revision=revision, environ=environ, include_env=include_env)
+    text = json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+    validate_bom_json(text)
+    return text
+
+
+def validate_bom_json(text: str) -> None:
+    from cyclonedx.schema import SchemaVersion
+    from cyclonedx.validation.json import JsonStrictValidator
+
+    error = JsonStrictValidator(SchemaVersion.V1_6).validate_str(text)
+    if error is not None:
+        raise ToolError(f"the generated BOM is not valid CycloneDX 1.6: {error}",
+                        hint="this is a bug in mlgate; please report it with --debug output")
+
+
+def _timestamp(environ: Mapping[str, str]) -> datetime:
+    sde = environ.get("SOURCE_DATE_EPOCH", "").strip()
+    if sde:
+        try:
+            return datetime.fromtimestamp(int(sde), tz=timezone.utc)
+        except (ValueError, OverflowError, OSError) as exc:
+            raise UsageError(f"SOURCE_DATE_EPOCH={sde!r} is not a Unix timestamp") from exc
+    return datetime.now(timezone.utc).replace(microsecond=0)
+
+
+def build_bom_dict(
+    path: Path,
+    *,
+    file_records: Sequence[FileRecord] | None = None,
+    version: str | None = None,
+    hf_repo: str | None = None,
+    revision: str | None = None,
+    environ: Mapping[str, str] | None = None,
+    include_env: bool = False,
+) -> dict[str, Any]:
+    from cyclonedx.contrib.license.factories import LicenseFactory
+    from cyclonedx.model import (
+        ExternalReference,
+        ExternalReferenceType,
+        HashAlgorithm,
+        HashType,
+        Property,
+        XsUri,
+    )
+    from cyclonedx.model.bom import Bom, BomMetaData
+    from cyclonedx.model.component import Component, ComponentType
+    from cyclonedx.model.tool import ToolRepository
+    from cyclonedx.output import make_outputter
+    from cyclonedx.schema import OutputFormat, SchemaVersion
+    from packageurl import PackageURL
+
+    env = os.environ if environ is None else environ
+    if not path.exists() and not path.is_symlink():
+        raise UsageError(f"no such file or folder: {path}")
+    folder = path if path.is_dir() else path.parent
+    card = load_model_card(folder)
+    config = read_config(folder)
+    records = sorted(file_records if file_records is not None else hash_folder(path),
+                     key=lambda r: r.path)
+    prov = provenance_from_env(env)
+    lf = LicenseFactory()
+
+    def licenses(exprs: Sequence[str]) -> list[Any]:
+        """One license entry: several card licenses all apply (joined with AND)."""
+        from mlgate.license.spdx import normalize_card_license
+
+        parts = [normalize_card_license(raw, card.license_name) for raw in exprs]
+        parts = [p for p in parts if p]
+        if not parts:
+            return []
+        expr = parts[0] if len(parts) == 1 else " AND ".join(
+            f"({p})" if " " in p else p for p in parts)
+        link = card.license_link
+        url = XsUri(link) if link.startswith(("https://", "http://")) and " " not in link else None
+        if expr.startswith("LicenseRef-") and " " not in expr:
+            # not in SPDX: a named license with the card's license_link as its URL
+            return [lf.make_with_name(expr, url=url)]
+        return [lf.make_from_string(expr)]
+
+    name = hf_repo or card.model_name or (path.name if path.is_dir() else path.stem)
+    if hf_repo:
+        purl = PackageURL.from_string(hf_purl(hf_repo, revision))
+    else:
+        purl = PackageURL(type="generic", name=re.sub(r"[^A-Za-z0-9._-]", "-", name) or "model",
+                          version=version)
+    ext_refs = []
+    if hf_repo:
+        ext_refs.append(ExternalReference(type=ExternalReferenceType.DISTRIBUTION,
+                                          url=XsUri(f"https://huggingface.co/{hf_repo}")))
+    if prov.repository_url:
+        ext_refs.append(ExternalReference(type=ExternalReferenceType.VCS,
+                                          url=XsUri(prov.repository_url)))
+    if prov.run_url:
+        ext_refs.append(ExternalReference(type=ExternalReferenceType.BUILD_SYSTEM,
+                                          url=XsUri(prov.run_url)))
+    model_props = [Property(name="mlgate:modelcard:status", value=card.status)]
+    if card.error:
+        model_props.append(Property(name="mlgate:modelcard:error", value=card.error))
+    for base in card.base_models:
+        model_props.append(Property(name="mlgate:base-model", value=base))
+    if card.library_name:
+        model_props.append(Property(name="mlgate:library-name", value=card.library_name))
+    model_licenses = list(card.licenses)
+    if model_licenses and card.license_name and model_licenses == ["other"]:
+        model_licenses = [card.license_name]
+    model = Component(
+        type=ComponentType.MACHINE_LEARNING_MODEL,
+        name=name,
+        version=version or revision,
+        bom_ref="model",
+        purl=purl,
+        description=card.description or None,
+        licenses=licenses(model_licenses),
+        external_references=ext_refs,
+        properties=model_props,
+        tags=list(card.tags[:50]),
+    )
+    components = [model]
+    depends: list[Any] = []
+    for rec in records:
+        props = [Property(name="mlgate:size", value=str(rec.size)),
+                 Property(name="mlgate:format", value=rec.format)]
+        if rec.error:
+            props.append(Property(name="mlgate:error", value=rec.error))
+        comp = Component(
+            type=ComponentType.FILE,
+            name=rec.path,
+            bom_ref=f"file:{rec.path}",
+            hashes=[HashType(alg=HashAlgorithm.SHA_256, content=rec.sha256)] if rec.sha256 else [],
+            properties=props,
+        )
+        components.append(comp)
+        depends.append(comp)
+    for ds in card.datasets:
+        comp = Component(
+            type=ComponentType.DATA,
+            name=ds,
+            bom_ref=f"dataset:{ds}",
+            external_references=[ExternalReference(
+                type=ExternalReferenceType.DISTRIBUTION,
+                url=XsUri(f"https://huggingface.co/datasets/{ds}"))] if "/" in ds else [],
+        )
+        components.append(comp)
+        depends.append(comp)
+    libs = _libraries(folder, card, config, include_env)
+    for lib_name, lib_version, spec, lic in libs:
+        props = [Property(name="mlgate:requirement", value=spec)] if spec else []
+        comp = Component(
+            type=ComponentType.LIBRARY,
+            name=lib_name,
+            version=lib_version,
+            bom_ref=f"pypi:{lib_name}",
+            purl=PackageURL(type="pypi", name=lib_name, version=lib_version),
+            licenses=[lf.make_from_string(lic)] if lic else [],
+            properties=props,
+        )
+        components.append(comp)
+        depends.append(comp)
+
+    tool = Component(type=ComponentType.APPLICATION, name="mlgate", version=__version__,
+                     bom_ref="tool:mlgate")
+    metadata = BomMetaData(
+        tools=ToolRepository(components=[tool]),
+        timestamp=_timestamp(env),
+        properties=[Property(name=k, value=v) for k, v in prov.properties],
+    )
+    bom = Bom(components=components, metadata=metadata, serial_number=uuid.UUID(int=0))
+    bom.register_dependency(model, depends)
+    outputter = make_outputter(bom, OutputFormat.JSON, SchemaVersion.V1_6)
+    doc: dict[str, Any] = json.loads(outputter.output_as_string())
+    _add_ml_fields(doc, card, config)
+    # serial number: derived from the content (timestamp included), so a rebuild of the same
+    # model at the same SOURCE_DATE_EPOCH is byte-identical
+    doc.pop("serialNumber", None)
+    digest = hashlib.sha256(json.dumps(doc, sort_keys=True).encode("utf-8")).digest()
+    doc["serialNumber"] = f"urn:uuid:{uuid.UUID(bytes=digest[:16], version=5)}"
+    # conventional order: header, metadata, the model first, then files, data, libraries
+    doc["components"] = sorted(doc.get("components", []),
+                               key=lambda c: (c.get("bom-ref") != "model",))
+    order = ("$schema", "bomFormat", "specVersion", "serialNumber", "version", "metadata",
+             "components", "dependencies")
+    out = {k: doc[k] for k in order if k in doc}
+    out.update({k: v for k, v in doc.items() if k not in out})
+    return out
+
+
+def _libraries(folder: Path, card: ModelCard, config: Mapping[str, Any],
+               include_env: bool) -> list[tuple[str, str | None, str, str | None]]:
+    """(name, exact version or None, requirement text, license expression or None)."""
+    found: dict[str, tuple[str, str | None, str, str | None]] = {}
+    for req in read_requirements(folder):
+        found[req.name] = (req.name, req.version, req.specifier, None)
+    lib = re.sub(r"[-_.]+", "-", card.library_name).lower() if card.library_name else ""
+    tv = config.get("transformers_version")
+    if isinstance(tv, str) and re.fullmatch(r"[0-9][0-9A-Za-z.+!-]*", tv):
+        prev = found.get("transformers")
+        found["transformers"] = ("transformers", tv, prev[2] if prev else f"=={tv}", None)
+    if lib and lib not in found:
+        found[lib] = (lib, None, "", None)
+    if include_env:
+        from importlib import metadata as md
+
+        from mlgate.license.deps import installed_license
+
+        for name in list(found):
+            try:
+                dist = md.distribution(name)
+            except md.PackageNotFoundError:
+                continue
+            _, _, spec, _ = found[name]
+            found[name] = (name, dist.version, spec, installed_license(name).expression)
+    return [found[k] for k in sorted(found)]
+
+
+def _add_ml_fields(doc: dict[str, Any], card: ModelCard, config: Mapping[str, Any]) -> None:
+    """The 1.6 fields cyclonedx-python-lib lacks: ``modelCard`` on the model component and
+    ``data`` on dataset components. Everything else comes from the library."""
+    for comp in doc.get("components", []):
+        if comp.get("bom-ref") == "model":
+            mc = _model_card(card, config)
+            if mc:
+                comp["modelCard"] = mc
+        elif comp.get("type") == "data":
+            comp["data"] = [{"type": "dataset", "name": comp["name"]}]
+
+
+def _model_card(card: ModelCard, config: Mapping[str, Any]) -> dict[str, Any]:
+    params: dict[str, Any] = {}
+    if card.pipeline_tag:
+        params["task"] = card.pipeline_tag
+    family = config.get("model_type")
+    if isinstance(family, str) and family:
+        params["architectureFamily"] = family[:200]
+    archs = config.get("architectures")
+    if isinstance(archs, list) and archs and isinstance(archs[0], str):
+        params["modelArchitecture"] = archs[0][:200]
+    if card.datasets:
+        params["datasets"] = [{"ref": f"dataset:{d}"} for d in card.datasets]
+    io = _IO.get(card.pipeline_tag)
+    if io:
+        params["inputs"] = [{"format": io[0]}]
+        params["outputs"] = [{"format": io[1]}]
+    out: dict[str, Any] = {}
+    if params:
+        out["modelParameters"] = params
+    if card.metrics:
+        metrics = []
+        for m in card.metrics:
+            entry = {"type": m.type, "value": m.value}
+            slice_ = " ".join(x for x in (m.dataset or m.dataset_type, m.split) if x)
+            if slice_:
+                entry["slice"] = slice_
+            metrics.append(entry)
+        out["quantitativeAnalysis"] = {"performanceMetrics": metrics}
+    if card.limitations:
+        out["considerations"] = {"technicalLimitations": [card.limitations]}
+    return out
+

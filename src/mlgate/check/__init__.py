@@ -1,0 +1,1 @@
+"""`mlgate check`: the main job (scan, bom, license, maturity -> decide -> publish)."""

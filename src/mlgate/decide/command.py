@@ -1,0 +1,101 @@
+"""`mlgate decide` and `mlgate merge`."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import click
+
+from mlgate.core.errors import InputError
+from mlgate.core.findings import Report, merge_reports
+from mlgate.options import format_option, output_option, policy_option
+
+MAX_REPORT_BYTES = 512 * 1024 * 1024
+
+
+def read_report_file(path: Path) -> tuple[Report, bytes]:
+    """Read one JSON report; every problem is an InputError naming the file."""
+    try:
+        if path.is_dir():
+            raise InputError(f"{path} is a folder, not a report file")
+        if path.stat().st_size > MAX_REPORT_BYTES:
+            raise InputError(f"{path} is larger than {MAX_REPORT_BYTES} bytes: not a report")
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot read report {path}: {exc.strerror or exc}") from exc
+    try:
+        doc = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise InputError(f"{path} is not JSON: {exc}") from exc
+    try:
+        return Report.from_json(doc), data
+    except InputError as exc:
+        raise InputError(f"{path}: {exc.message}", hint=exc.hint) from exc
+
+
+def _read_reports(paths: Sequence[Path]) -> tuple[list[Report], dict[str, bytes]]:
+    reports: list[Report] = []
+    files: dict[str, bytes] = {}
+    for p in paths:
+        rep, data = read_report_file(p)
+        reports.append(rep)
+        files[p.name if p.name not in files else str(p)] = data
+    return reports, files
+
+
+@click.command()
+@click.argument("reports", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--stage", default=None, help="Target stage (default: dev, or the policy's first stage).")
+@click.option("--record", "record_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the decision record (in-toto Statement v1) to FILE.")
+@policy_option
+@format_option(["text", "json", "markdown", "junit"], default="text")
+@output_option
+def decide(
+    reports: tuple[Path, ...],
+    stage: str | None,
+    record_path: Path | None,
+    policy_spec: str | None,
+    fmt: str,
+    output: Path | None,
+) -> int:
+    """Turn REPORT.json files into promote / hold / reject (exit 0 promote, 1 hold or reject)."""
+    from mlgate.core.policy import load_policy
+    from mlgate.decide.decision import decide as run_decide
+    from mlgate.decide.record import build_record, dumps_record
+    from mlgate.decide.view import render_markdown, render_text
+    from mlgate.render import write_text
+
+    policy = load_policy(policy_spec)
+    loaded, files = _read_reports(reports)
+    decision = run_decide(loaded, policy, stage=stage)
+    if record_path is not None:
+        write_text(dumps_record(build_record(decision, loaded, evidence_files=files)), record_path)
+    if fmt == "json":
+        text = decision.dumps()
+    elif fmt == "markdown":
+        text = render_markdown(decision)
+    elif fmt == "junit":
+        from mlgate.render.junit import render_many
+
+        text = render_many([decision.to_report(), *loaded])
+    else:
+        text = render_text(decision)
+    write_text(text, output)
+    return decision.exit_code
+
+
+@click.command()
+@click.argument("reports", nargs=-1, required=True, type=click.Path(path_type=Path))
+@format_option(["json", "text", "markdown", "junit"], default="json")
+@output_option
+def merge(reports: tuple[Path, ...], fmt: str, output: Path | None) -> int:
+    """Merge JSON reports of one kind from parallel jobs (e.g. scan shards) into one."""
+    from mlgate.render import render, write_text
+
+    loaded, _ = _read_reports(reports)
+    merged = merge_reports(loaded)
+    write_text(render(merged, fmt), output)
+    return 0

@@ -1,0 +1,184 @@
+"""``check_maturity``: sources -> Signals -> findings, as one Report of kind "maturity".
+
+Sources come from the command line, from ``maturity.sources`` in the policy and, when none are
+given on the command line, from the model card (README.md front matter: ``base_model``,
+``datasets``, and GitHub / GitLab repository links in the card). A source that cannot be read
+is a finding (never a pass) and makes the report incomplete.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from mlgate.core.errors import UsageError
+from mlgate.core.findings import Finding, JSONValue, Location, Report, Severity
+from mlgate.core.policy import Policy
+from mlgate.maturity import rules as R
+from mlgate.maturity.base import Source, SourceError, SourceRef, parse_source, source_class
+from mlgate.maturity.http import scrub
+from mlgate.maturity.thresholds import evaluate, is_trusted
+
+MAX_CARD_BYTES = 1_000_000
+MAX_DERIVED_SOURCES = 50
+_REPO_URL = re.compile(
+    r"https?://(?:www\.)?(?:github\.com|gitlab\.com)/[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+(?:/[A-Za-z0-9_.-]+)*"
+)
+
+
+def check_maturity(
+    sources: Sequence[str],
+    policy: Policy,
+    *,
+    offline: bool = False,
+    model_path: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    now: datetime | None = None,
+) -> Report:
+    mp = policy.maturity
+    env = dict(os.environ if environ is None else environ)
+    when = now or datetime.now(timezone.utc)
+    findings: list[Finding] = []
+    refs: dict[str, SourceRef] = {}
+    origin: dict[str, str] = {}
+
+    def add(text: str, where: str, *, strict: bool) -> None:
+        try:
+            ref = parse_source(text, env)
+        except UsageError as exc:
+            if strict:
+                raise
+            findings.append(R.BAD_SOURCE.finding(f"{where}: {exc.message}", Location(where),
+                                                 properties={"source": text[:200]}))
+            return
+        refs.setdefault(ref.ref, ref)
+        origin.setdefault(ref.ref, where)
+
+    for text in sources:
+        add(text, "command line", strict=True)
+    for text in mp.sources:
+        add(text, "policy", strict=True)
+    if not sources and model_path is not None:
+        for text, where in sources_from_model_card(model_path):
+            add(text, where, strict=False)
+    if not refs and not findings:
+        if model_path is None:
+            raise UsageError(
+                "no sources to check",
+                hint="name sources (github:owner/repo, hf:org/name, ...), use --model PATH, "
+                "or list them in maturity.sources",
+            )
+        findings.append(R.NO_SOURCES.finding(
+            f"{model_path}: no base_model, datasets or repository links in the model card.",
+            Location(str(model_path)),
+        ))
+
+    clients: dict[str, Source] = {}
+    evidence: list[JSONValue] = []
+    # a source named but not understood, or none at all, means something went unchecked
+    complete = not any(f.rule_id in (R.NO_SOURCES.id, R.BAD_SOURCE.id) for f in findings)
+    for key, ref in refs.items():
+        entry: dict[str, JSONValue] = {"source": key, "kind": ref.kind, "from": origin[key]}
+        if offline:
+            sev = Severity.MEDIUM if mp.offline == "fail" else Severity.INFO
+            findings.append(R.OFFLINE.finding(f"{key} was not checked (--offline).", Location(key),
+                                              severity=sev, properties={"source": key}))
+            entry["status"] = "offline"
+            evidence.append(entry)
+            complete = False
+            continue
+        try:
+            client = clients.get(ref.kind)
+            if client is None:
+                cls: Any = source_class(ref.kind)
+                client = cls(timeout=mp.timeout, retries=mp.retries, max_wait=mp.max_wait, environ=env)
+                clients[ref.kind] = client
+            signals = client.fetch(ref)
+        except SourceError as exc:
+            complete = False
+            entry.update({"status": exc.reason, "error": scrub(exc.message)})
+            evidence.append(entry)
+            findings.append(_error_finding(ref, exc, mp.on_error))
+            continue
+        except Exception as exc:  # a library raised something we did not anticipate: fail closed
+            complete = False
+            message = scrub(f"{key}: unexpected {type(exc).__name__}: {exc}")[:500]
+            entry.update({"status": "unreachable", "error": message})
+            evidence.append(entry)
+            findings.append(_error_finding(ref, SourceError("unreachable", message), mp.on_error))
+            continue
+        entry.update(signals.to_json())
+        entry["status"] = "checked"
+        entry["trusted"] = is_trusted(signals, mp)
+        evidence.append(entry)
+        findings.extend(evaluate(signals, mp, when))
+
+    target = ", ".join(refs) if refs else (str(model_path) if model_path else "")
+    return Report(
+        kind="maturity",
+        target=target[:1000],
+        findings=tuple(findings),
+        evidence={"sources": evidence, "policy_source": policy.source, "offline": offline},
+        complete=complete,
+    )
+
+
+def _error_finding(ref: SourceRef, exc: SourceError, on_error: str) -> Finding:
+    loc = Location(ref.ref)
+    props: dict[str, JSONValue] = {"source": ref.ref, "reason": exc.reason}
+    if exc.reason == "not_found":
+        return R.NOT_FOUND.finding(scrub(exc.message), loc, properties=props)
+    sev = Severity.HIGH if on_error == "fail" else Severity.LOW
+    return R.UNREACHABLE.finding(scrub(exc.message), loc, severity=sev, properties=props)
+
+
+def read_front_matter(text: str) -> dict[str, Any]:
+    """The YAML front matter of a model card (``---`` ... ``---``), or {} if none / malformed."""
+    import yaml
+
+    lines = text.lstrip("\ufeff").splitlines()
+    if not lines or lines[0].strip() != "---":
+        return {}
+    for i, line in enumerate(lines[1:], start=1):
+        if line.strip() in ("---", "..."):
+            try:
+                data = yaml.safe_load("\n".join(lines[1:i]))
+            except yaml.YAMLError:
+                return {}
+            return data if isinstance(data, dict) else {}
+    return {}
+
+
+def sources_from_model_card(model_path: Path) -> list[tuple[str, str]]:
+    """(source text, where it was found) for base_model, datasets and repo links of the card."""
+    card = model_path if model_path.is_file() else model_path / "README.md"
+    if not card.is_file():
+        return []
+    try:
+        with card.open("rb") as fh:
+            raw = fh.read(MAX_CARD_BYTES)
+    except OSError:
+        return []
+    text = raw.decode("utf-8", errors="replace")
+    meta = read_front_matter(text)
+    where = card.name
+    out: list[tuple[str, str]] = []
+
+    def names(value: object) -> list[str]:
+        items = value if isinstance(value, list) else [value]
+        return [str(v).strip() for v in items if isinstance(v, str) and v.strip()]
+
+    for name in names(meta.get("base_model")):
+        out.append((name if "://" in name else f"hf:{name}", f"{where}: base_model"))
+    for name in names(meta.get("datasets")):
+        out.append((name if "://" in name else f"hf:datasets/{name}", f"{where}: datasets"))
+    for match in _REPO_URL.finditer(text):
+        out.append((match.group(0).rstrip("."), f"{where}: link"))
+    unique: dict[str, str] = {}
+    for text_, where_ in out:
+        unique.setdefault(text_, where_)
+    return list(unique.items())[:MAX_DERIVED_SOURCES]
