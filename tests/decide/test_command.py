@@ -45,8 +45,10 @@ def test_decide_hold_missing_evidence_markdown_and_junit(tmp_path: Path,
     assert "<testsuites" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("content", [b"", b"not json", b'{"kind": "scan"}', b"\xff\xfe",
-                                     b'{"mlgate_report": 1, "kind": "scan", "target": "x", "findings": [{}]}'])
+BAD_FINDING = b'{"mlgate_report": 1, "kind": "scan", "target": "x", "findings": [{}]}'
+
+
+@pytest.mark.parametrize("content", [b"", b"not json", b'{"kind": "scan"}', b"\xff\xfe", BAD_FINDING])
 def test_hostile_report_files_are_usage_errors(tmp_path: Path, content: bytes,
                                                capsys: pytest.CaptureFixture[str]) -> None:
     bad = tmp_path / "bad.json"

@@ -175,3 +175,24 @@ def test_unverified_never_promotes() -> None:
     d = decide([report("scan")], parse_policy_text(""), stage="dev", today=TODAY)
     u = mark_unverified(d, "from a fork")
     assert u.outcome == "hold" and not u.verified and u.reasons[0].rule_id == "MLG-DEC-010"
+
+
+def test_commercial_safe_stages_are_the_builtin_defaults() -> None:
+    from mlgate.core.policy.stages import default_stages
+
+    assert load_preset("commercial-safe").stages == default_stages()
+
+
+def test_production_requires_bench_when_metrics_named() -> None:
+    pol = parse_policy_text("extends: commercial-safe\nbench:\n  metrics:\n    latency_ms: {better: lower}\n")
+    d = decide([report(k) for k in FULL], pol, stage="production", today=TODAY)
+    assert d.outcome == "hold" and [r.report_kind for r in d.reasons] == ["bench"]
+    bench = report("bench", finding("MLG-BENCH-002", Severity.MEDIUM, "bench"))
+    d2 = decide([*(report(k) for k in FULL), bench], pol, stage="production", today=TODAY)
+    assert d2.outcome == "hold" and d2.reasons[0].rule_id == "MLG-DEC-005"
+
+
+def test_user_waiver_extends_preset_stage() -> None:
+    pol = parse_policy_text("extends: commercial-safe\n" + WAIVER.format(expires="2026-12-31")
+                            .replace("    requires: [scan]\n", ""))
+    assert pol.stages["dev"].requires == ["scan"] and len(pol.stages["dev"].waivers) == 1

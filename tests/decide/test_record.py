@@ -17,7 +17,8 @@ from mlgate.decide.record import (
 from tests.decide.helpers import finding, report, sha, write_model
 
 ENV = {"GITHUB_ACTIONS": "true", "GITHUB_REPOSITORY": "acme/models", "GITHUB_SHA": "a" * 40,
-       "GITHUB_RUN_ID": "42", "GITHUB_SERVER_URL": "https://github.example", "SOURCE_DATE_EPOCH": "1767225600"}
+       "GITHUB_RUN_ID": "42", "GITHUB_SERVER_URL": "https://github.example",
+       "SOURCE_DATE_EPOCH": "1767225600"}
 
 
 def _record(tmp_path: Path) -> tuple[dict[str, object], Path]:

@@ -200,3 +200,31 @@ def test_offline_is_a_finding_not_a_pass(github: FakeGitHub) -> None:
     assert github.requests == []
     warn = check_maturity(["github:acme/good"], policy("  offline: warn\n"), offline=True, now=NOW)
     assert warn.findings[0].severity.value == "info"
+
+
+def test_private_repo_403_is_not_found_without_retry(github: FakeGitHub) -> None:
+    github.route("/repos/acme/private", lambda r: gh_json(
+        {"message": "Resource not accessible by integration",
+         "documentation_url": "https://docs.github.com/rest/repos/repos#get-a-repository", "status": "403"},
+        status=403))
+    report = check_maturity(["github:acme/private"], policy(), now=NOW)
+    [f] = report.findings
+    assert f.rule_id == "MLG-MAT-014" and "403" in f.detail and "GITHUB_TOKEN" in f.detail
+    assert len(github.requests) == 1  # an ordinary 403 is not retried
+
+
+def test_secondary_rate_limit_retry_after_is_honoured(github: FakeGitHub) -> None:
+    calls = {"n": 0}
+
+    def abuse(request: Request) -> Response:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            return gh_json({"message": "You have exceeded a secondary rate limit. Please wait a few minutes "
+                            "before you try again.", "documentation_url": "https://docs.github.com/rest"},
+                           status=403, headers={"Retry-After": "1"})
+        return gh_json(gh_repo(github.base, "acme", "abuse"))
+
+    github.route("/repos/acme/abuse", abuse)
+    github.add_repo("acme", "abuse")
+    assert check_maturity(["github:acme/abuse"], policy(), now=NOW).findings == ()
+    assert calls["n"] == 2

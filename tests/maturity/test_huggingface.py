@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -178,3 +179,12 @@ def test_model_without_card_sources_is_a_finding(hub: FakeHub, tmp_path: Path) -
     report = check_maturity([], policy(), model_path=tmp_path, now=NOW)
     [f] = report.findings
     assert f.rule_id == "MLG-MAT-017" and not report.complete
+
+
+def test_long_retry_after_gives_up_at_once(hub: FakeHub) -> None:
+    hub.route("/api/models/acme/limited", [hub_json({"error": "rate limited"}, 429, {"Retry-After": "3600"})])
+    start = time.monotonic()
+    [f] = check_maturity(["hf:acme/limited"], policy(), now=NOW).findings
+    assert time.monotonic() - start < 5
+    assert f.rule_id == "MLG-MAT-015" and "rate limit" in f.detail and "retry after 3600s" in f.detail
+    assert len(hub.requests) == 1

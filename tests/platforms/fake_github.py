@@ -112,7 +112,8 @@ class FakeGitHub:
             return self._create_status(mm.group(1), body)
         if path == f"{r}/releases" and m == "POST":
             return self._create_release(body)
-        if (mm := re.fullmatch(rf"/uploads{r}/releases/(\d+)/assets", path)) and m == "POST":
+        upload = rf"/api/uploads/repos/{self.repo}/releases/(\d+)/assets"
+        if (mm := re.fullmatch(upload, path)) and m == "POST":
             return self._upload(int(mm.group(1)), request, raw)
         return self._error(404, "Not Found")
 
@@ -245,7 +246,8 @@ class FakeGitHub:
             "url": f"{self.api}/repos/{self.repo}/releases/{rid}",
             "html_url": f"{self.base}/{self.repo}/releases/tag/{body['tag_name']}",
             "assets_url": f"{self.api}/repos/{self.repo}/releases/{rid}/assets",
-            "upload_url": f"{self.base}/uploads{PREFIX}/repos/{self.repo}/releases/{rid}/assets"
+            # GitHub Enterprise Server's upload host is <host>/api/uploads
+            "upload_url": f"{self.base}/api/uploads/repos/{self.repo}/releases/{rid}/assets"
             "{?name,label}",
             "created_at": "2026-01-01T00:00:00Z", "published_at": "2026-01-01T00:00:00Z",
             "author": {"login": "github-actions[bot]", "id": 41898282}, "assets": [],

@@ -108,7 +108,8 @@ class FakeGitLab:
         page = int(request.args.get("page", "1"))
         pages = max(1, -(-len(items) // per))
         chunk = items[(page - 1) * per : page * per]
-        url = f"{self.api}/projects/{self.project}/merge_requests/{iid}/notes?id={self.project}&per_page={per}"
+        url = f"{self.api}/projects/{self.project}/merge_requests/{iid}/notes"
+        url += f"?id={self.project}&per_page={per}"
         headers = {"X-Page": str(page), "X-Per-Page": str(per), "X-Total": str(len(items)),
                    "X-Total-Pages": str(pages), "X-Next-Page": str(page + 1) if page < pages else "",
                    "X-Prev-Page": str(page - 1) if page > 1 else ""}

@@ -104,7 +104,8 @@ def _promoted(tmp_path: Path) -> tuple[Path, Path]:
     return _decision_file(tmp_path, d), rec
 
 
-def test_release_refused_unless_promote(tmp_path: Path, repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_release_refused_unless_promote(tmp_path: Path, repo: Path,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
     d = decide([report("scan", finding())], parse_policy_text(""), stage="dev")
     p = _decision_file(tmp_path, d)
     assert main(["release", str(p), "--model", "bert", "--version", "1.0.0", "--repo", str(repo)]) == 1
@@ -151,7 +152,8 @@ def test_release_validates_names(tmp_path: Path, repo: Path, args: list[str]) ->
 
 
 def test_next_stage_number() -> None:
-    assert next_stage_number(["m#prod#1", "m#prod#9", "m#dev#20", "m#prod#x", "mm#prod#30"], "m", "prod") == 10
+    tags = ["m#prod#1", "m#prod#9", "m#dev#20", "m#prod#x", "mm#prod#30"]
+    assert next_stage_number(tags, "m", "prod") == 10
 
 
 def test_release_push_creates_github_release_with_assets(gh: FakeGitHub, tmp_path: Path, repo: Path,

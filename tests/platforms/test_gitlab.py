@@ -93,7 +93,8 @@ def test_release_with_job_token_and_asset_links(gl: FakeGitLab, tmp_path: Path) 
         assets=[ReleaseAsset(rec, "decision-record.intoto.json")])
     assert url.endswith("/releases/bert@v1.2.0")
     (rel,) = gl.releases
-    assert rel["assets"]["links"][0]["url"].endswith("/-/jobs/77/artifacts/file/out/decision-record.intoto.json")
+    link = rel["assets"]["links"][0]["url"]
+    assert link.endswith("/-/jobs/77/artifacts/file/out/decision-record.intoto.json")
     post = next(c for c in gl.calls if c.method == "POST")
     assert post.headers.get("Job-Token") == gl.job_token and "Private-Token" not in post.headers
 

@@ -23,6 +23,7 @@ from mlgate.scan import base
 from mlgate.scan.base import ScanContext
 from mlgate.scan.engine import scan_paths
 
+
 # proto 2: os.system("touch <marker>") -- built as bytes, never loaded
 def evil_pickle(marker: str = "/tmp/mlgate-marker-never-created") -> bytes:
     cmd = f"touch {marker}".encode()

@@ -23,8 +23,8 @@ from __future__ import annotations
 import math
 import random
 import statistics
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import Literal
 
@@ -384,3 +384,41 @@ def compare(
         f"{tol:.1%} nor rule out one of {limit:.1%}; take more samples",
         **common,  # type: ignore[arg-type]
     )
+
+
+def sequential_compare(
+    metric: str,
+    draw: Callable[[int], tuple[Sequence[float], Sequence[float]]],
+    better: Better,
+    settings: CompareSettings | None = None,
+    *,
+    start: int = 15,
+    step: int = 15,
+    max_samples: int = 150,
+) -> tuple[Comparison, int]:
+    """Keep sampling until the verdict is not inconclusive or the budget is spent.
+
+    ``draw(k)`` returns k more baseline and k more candidate samples (interleaved A/B runs).
+    The looks are planned in advance (``start``, ``start + step``, ... ``max_samples`` per side)
+    and each uses ``alpha / number_of_looks`` (a Bonferroni split), so looking repeatedly does
+    not inflate the false-alarm rate beyond ``alpha``. Returns the verdict and the samples per
+    side it took."""
+    cfg = settings or CompareSettings()
+    if start < 1 or step < 1 or max_samples < start:
+        raise ValueError("need 1 <= start <= max_samples and step >= 1")
+    looks = list(range(start, max_samples + 1, step))
+    if looks[-1] != max_samples:
+        looks.append(max_samples)
+    per_look = replace(cfg, alpha=cfg.alpha / len(looks))
+    base: list[float] = []
+    cand: list[float] = []
+    result: Comparison | None = None
+    for n in looks:
+        more_b, more_c = draw(n - len(base))
+        base.extend(more_b)
+        cand.extend(more_c)
+        result = compare(metric, base, cand, better, per_look)
+        if result.verdict is not Verdict.INCONCLUSIVE:
+            return result, len(base)
+    assert result is not None
+    return result, len(base)

@@ -250,9 +250,17 @@ def _waiver_matches(w: Waiver, f: Finding) -> bool:
     return any(fnmatch.fnmatchcase(p, w.path) for p in paths)
 
 
+# rules whose findings mean "could not tell" rather than "bad" (the bench gate's inconclusive)
+INCONCLUSIVE_RULES = frozenset({"MLG-BENCH-002"})
+
+
 def _is_inconclusive(f: Finding) -> bool:
     props = f.properties
-    return bool(props.get("inconclusive")) or props.get("verdict") == "inconclusive"
+    return (
+        f.rule_id in INCONCLUSIVE_RULES
+        or props.get("inconclusive") is True
+        or props.get("verdict") == "inconclusive"
+    )
 
 
 def _bench_metrics_named(policy: Policy) -> bool:

@@ -175,7 +175,7 @@ def parse_source(text: str, environ: dict[str, str] | None = None) -> SourceRef:
     if sep and scheme.lower() in ("gitlab", "gl") and not rest.startswith("//"):
         return _gitlab(rest, raw, gitlab_url(environ))
     if sep and scheme.lower() in ("hf", "huggingface") and not rest.startswith("//"):
-        return _hf(rest, raw, environ)
+        return _hf(rest, raw, environ, url=False)
     if scheme.lower() in ("http", "https") and rest.startswith("//"):
         url = urlparse(raw)
         host = (url.hostname or "").lower()
@@ -188,7 +188,7 @@ def parse_source(text: str, environ: dict[str, str] | None = None) -> SourceRef:
         if host in ("github.com", "www.github.com"):
             return _github("/".join(path.split("/")[:2]), raw, environ)
         if host in ("huggingface.co", "hf.co", hf_host):
-            return _hf(path, raw, environ)
+            return _hf(path, raw, environ, url=True)
         if host == "gitlab.com" or host == gl_host:
             base = gl_base if host == gl_host else "https://gitlab.com"
             return _gitlab(path.split("/-/", 1)[0], raw, base)
@@ -201,19 +201,19 @@ def parse_source(text: str, environ: dict[str, str] | None = None) -> SourceRef:
 
 def _github(path: str, raw: str, environ: dict[str, str] | None) -> SourceRef:
     path = path.strip("/")
-    if not _GH_PATH.match(path):
+    if not _GH_PATH.match(path) or _dots(path):
         raise UsageError(f"not a GitHub repository: {raw!r}", hint="write github:owner/repo")
     return SourceRef("github", path, github_api_url(environ), text=raw)
 
 
 def _gitlab(path: str, raw: str, base: str) -> SourceRef:
     path = path.strip("/")
-    if not _GL_PATH.match(path):
+    if not _GL_PATH.match(path) or _dots(path):
         raise UsageError(f"not a GitLab project: {raw!r}", hint="write gitlab:group/project")
     return SourceRef("gitlab", path, base, text=raw)
 
 
-def _hf(path: str, raw: str, environ: dict[str, str] | None) -> SourceRef:
+def _hf(path: str, raw: str, environ: dict[str, str] | None, *, url: bool) -> SourceRef:
     path = path.strip("/")
     repo_type = "model"
     for prefix, kind in (("datasets/", "dataset"), ("models/", "model")):
@@ -221,8 +221,12 @@ def _hf(path: str, raw: str, environ: dict[str, str] | None) -> SourceRef:
             path, repo_type = path[len(prefix):], kind
     if path.startswith("spaces/"):
         raise UsageError(f"Hugging Face Spaces are not supported as sources: {raw!r}")
-    parts = path.split("/")
-    path = "/".join(parts[:2])  # drop /tree/main, /blob/... from web URLs
-    if not _HF_PATH.match(path):
+    if url:
+        path = "/".join(path.split("/")[:2])  # drop /tree/main, /blob/... from web URLs
+    if not _HF_PATH.match(path) or _dots(path):
         raise UsageError(f"not a Hugging Face repo: {raw!r}", hint="write hf:org/name")
     return SourceRef("huggingface", path, hf_endpoint(environ), repo_type=repo_type, text=raw)
+
+
+def _dots(path: str) -> bool:
+    return any(part in (".", "..") for part in path.split("/"))

@@ -89,8 +89,11 @@ def is_rate_limited(status: int, headers: Mapping[str, str]) -> bool:
     lower = {k.lower(): v for k, v in headers.items()}
     if status == 429:
         return True
+    if status != 403:
+        return False
+    # primary limit: remaining budget 0; secondary (abuse) limit: 403 with Retry-After
     remaining = lower.get("x-ratelimit-remaining", lower.get("ratelimit-remaining"))
-    return status == 403 and remaining is not None and remaining.strip() == "0"
+    return (remaining is not None and remaining.strip() == "0") or "retry-after" in lower
 
 
 def reset_text(headers: Mapping[str, str]) -> str:
