@@ -228,3 +228,23 @@ def test_secondary_rate_limit_retry_after_is_honoured(github: FakeGitHub) -> Non
     github.add_repo("acme", "abuse")
     assert check_maturity(["github:acme/abuse"], policy(), now=NOW).findings == ()
     assert calls["n"] == 2
+
+
+def test_primary_rate_limit_waited_for_when_reset_is_near(github: FakeGitHub) -> None:
+    calls = {"n": 0}
+
+    def limited(request: Request) -> Response:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            return Response(json.dumps({"message": "API rate limit exceeded for user ID 1.",
+                                        "documentation_url": "https://docs.github.com/rest"}),
+                            status=403, content_type="application/json",
+                            headers={"X-RateLimit-Limit": "5000", "X-RateLimit-Remaining": "0",
+                                     "X-RateLimit-Used": "5000", "X-RateLimit-Resource": "core",
+                                     "X-RateLimit-Reset": str(int(time.time()) + 1)})
+        return gh_json(gh_repo(github.base, "acme", "soon"))
+
+    github.route("/repos/acme/soon", limited)
+    github.add_repo("acme", "soon")
+    report = check_maturity(["github:acme/soon"], policy(), now=NOW)  # max_wait 5 s
+    assert report.findings == () and calls["n"] == 2
