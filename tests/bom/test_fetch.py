@@ -243,3 +243,21 @@ def test_cli_lock_and_fetch(hub: FakeHub, httpserver: HTTPServer, tmp_path: Path
     assert main(["verify", str(dest), "--lock", str(lockfile)]) == 0
     hub.files[COMMIT_A]["config.json"] = b"{}"
     assert main(["fetch", "--lock", str(lockfile), "--cache", str(tmp_path / "c2")]) == 1
+
+
+def test_api_429_then_success_is_retried(hub: FakeHub, httpserver: HTTPServer) -> None:
+    httpserver.expect_oneshot_request(f"/api/models/{REPO}/revision/main").respond_with_response(
+        Response(json.dumps({"error": "rate limited"}), status=429,
+                 headers={"Retry-After": "0", "Content-Type": "application/json"}))
+    lock = lock_hub(REPO, "main", environ=_env(httpserver))
+    assert lock.revision == COMMIT_A
+    assert [resp.status_code for _, resp in httpserver.log][:2] == [429, 200]
+
+
+def test_unknown_revision_is_usage_error(hub: FakeHub, httpserver: HTTPServer) -> None:
+    httpserver.expect_request(f"/api/models/{REPO}/revision/nope").respond_with_response(
+        Response(json.dumps({"error": "Invalid rev id: nope"}), status=404,
+                 headers={"X-Error-Code": "RevisionNotFound",
+                          "Content-Type": "application/json"}))
+    with pytest.raises(UsageError, match="revision not found"):
+        lock_hub(REPO, "nope", environ=_env(httpserver))

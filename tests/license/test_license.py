@@ -302,3 +302,44 @@ def test_cli_json_report_and_exit_codes(tmp_path: Path, monkeypatch: pytest.Monk
     assert json.loads(out.read_text())["findings"][0]["rule_id"] == "MLG-LIC-002"
     assert main(["license", str(bad), "--policy", "research"]) == 0
     assert main(["license", str(bad), "--policy", "no-such-preset"]) == 2
+
+
+# --- online dataset lookup against a local server answering like the Hub API -------------------
+
+def _dataset_json(repo: str, license_value: object) -> dict[str, object]:
+    return {"_id": "66aa", "id": repo, "author": repo.split("/")[0], "sha": "c" * 40,
+            "lastModified": "2025-01-01T00:00:00.000Z", "private": False, "gated": False,
+            "disabled": False, "downloads": 5, "likes": 2, "tags": [f"license:{license_value}"],
+            "cardData": {"license": license_value, "pretty_name": "Reviews"},
+            "siblings": [{"rfilename": "README.md"}], "createdAt": "2024-01-01T00:00:00.000Z"}
+
+
+def test_online_dataset_license_from_hub(tmp_path: Path, httpserver: object) -> None:
+    from pytest_httpserver import HTTPServer
+
+    assert isinstance(httpserver, HTTPServer)
+    httpserver.expect_request("/api/datasets/acme/reviews").respond_with_json(
+        _dataset_json("acme/reviews", "cc-by-nc-4.0"))
+    httpserver.expect_request("/api/datasets/acme/gone").respond_with_json(
+        {"error": "Repository not found"}, status=404,
+        headers={"X-Error-Code": "RepoNotFound"})
+    m = _model(tmp_path, "---\nlicense: mit\ndatasets: [acme/reviews, acme/gone]\n---\n")
+    env = {"HF_ENDPOINT": httpserver.url_for("").rstrip("/")}
+    report = check_licenses(m, load_preset("commercial-safe"), offline=False, environ=env)
+    ids = {(f.rule_id, str(f.properties.get("subject"))) for f in report.findings}
+    assert ids == {("MLG-LIC-002", "acme/reviews"), ("MLG-LIC-001", "acme/gone")}
+    gone = next(f for f in report.findings if f.rule_id == "MLG-LIC-001")
+    assert "not found" in gone.detail
+
+
+def test_online_hub_5xx_is_unknown_not_crash(tmp_path: Path, httpserver: object) -> None:
+    from pytest_httpserver import HTTPServer
+
+    assert isinstance(httpserver, HTTPServer)
+    httpserver.expect_request("/api/datasets/acme/reviews").respond_with_data(
+        "upstream error", status=502)
+    m = _model(tmp_path, "---\nlicense: mit\ndatasets: [acme/reviews]\n---\n")
+    env = {"HF_ENDPOINT": httpserver.url_for("").rstrip("/")}
+    report = check_licenses(m, load_preset("commercial-safe"), offline=False, environ=env)
+    assert _ids(report) == [("MLG-LIC-001", "high")]
+    assert "Hub API error" in report.findings[0].detail

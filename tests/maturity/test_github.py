@@ -248,3 +248,28 @@ def test_primary_rate_limit_waited_for_when_reset_is_near(github: FakeGitHub) ->
     github.add_repo("acme", "soon")
     report = check_maturity(["github:acme/soon"], policy(), now=NOW)  # max_wait 5 s
     assert report.findings == () and calls["n"] == 2
+
+
+def test_cache_reuses_signals_within_ttl(github: FakeGitHub, monkeypatch: pytest.MonkeyPatch,
+                                         tmp_path) -> None:
+    monkeypatch.setenv("MLGATE_CACHE_DIR", str(tmp_path))
+    monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
+    github.add_repo("acme", "cached", archived=True, contributors=40)
+    pol = policy("  cache_ttl: 600\n  min_contributors: 5\n")
+    first = check_maturity(["github:acme/cached"], pol, now=NOW)
+    used = len(github.requests)
+    assert used >= 5
+    second = check_maturity(["github:acme/cached"], pol, now=NOW)
+    assert len(github.requests) == used  # answered from the cache
+    assert [f.rule_id for f in second.findings] == [f.rule_id for f in first.findings] == ["MLG-MAT-001"]
+    assert second.evidence["sources"][0]["cached"] is True
+    assert second.evidence["sources"][0]["last_commit"] == first.evidence["sources"][0]["last_commit"]
+    [entry] = (tmp_path / "maturity").glob("*.json")
+    assert TOKEN not in entry.read_text()
+    data = json.loads(entry.read_text())
+    data["fetched_at"] -= 3600  # expired: measured again
+    entry.write_text(json.dumps(data))
+    check_maturity(["github:acme/cached"], pol, now=NOW)
+    assert len(github.requests) > used
+    entry.write_text("{not json")  # corrupt: ignored, measured again
+    assert check_maturity(["github:acme/cached"], pol, now=NOW).evidence["sources"][0]["cached"] is False

@@ -199,3 +199,13 @@ def test_long_retry_after_is_not_waited_for(gitlab: FakeGitLab) -> None:
     report = check_maturity(["gitlab:grp/slow"], policy(), now=NOW)
     [f] = report.findings
     assert f.rule_id == "MLG-MAT-015" and "429" in f.detail
+
+
+def test_ci_job_token_used_when_no_private_token(gitlab: FakeGitLab, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CI_JOB_TOKEN", "job-token-SECRET-123")
+    gitlab.add("grp/job", pid=21)
+    report = check_maturity(["gitlab:grp/job"], policy(), now=NOW)
+    assert report.findings == ()
+    assert all(h.get("Job-Token") == "job-token-SECRET-123" and "Private-Token" not in h
+               for _, _, h in gitlab.requests)
+    assert "job-token-SECRET-123" not in json.dumps(report.to_json())

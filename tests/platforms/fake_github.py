@@ -30,6 +30,8 @@ class Call:
     query: str
     headers: dict[str, str]
     body: Any
+    status: int = 0
+    response: Any = None
 
 
 @dataclass
@@ -78,6 +80,14 @@ class FakeGitHub:
                           status)
 
     def handle(self, request: Request) -> Response:
+        resp = self._handle(request)
+        call = self.calls[-1]
+        call.status = resp.status_code
+        if resp.mimetype == "application/json":
+            call.response = json.loads(resp.get_data())
+        return resp
+
+    def _handle(self, request: Request) -> Response:
         body: Any = None
         raw = request.get_data()
         if raw:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from mlgate.bom.build import read_requirements
-from mlgate.bom.modelcard import ModelCard, load_model_card
+from mlgate.bom.modelcard import load_model_card
 from mlgate.core.errors import UsageError
 from mlgate.core.findings import Finding, Location, Report, Severity
 from mlgate.core.policy import Policy
@@ -271,10 +271,6 @@ def _dataset_license_hub(dataset: str, environ: Mapping[str, str]) -> Subject:
 
 def _first_line(exc: BaseException) -> str:
     return (str(exc).splitlines() or [type(exc).__name__])[0][:300]
-
-
-def card_for(path: Path) -> ModelCard:
-    return load_model_card(path if path.is_dir() else path.parent)
 
 
 __all__ = ["LicenseEvidence", "check_licenses", "dataset_license"]

@@ -18,6 +18,7 @@ from typing import Any
 from mlgate.core.errors import UsageError
 from mlgate.core.findings import Finding, JSONValue, Location, Report, Severity
 from mlgate.core.policy import Policy
+from mlgate.maturity import cache
 from mlgate.maturity import rules as R
 from mlgate.maturity.base import Source, SourceError, SourceRef, parse_source, source_class
 from mlgate.maturity.http import scrub
@@ -78,6 +79,7 @@ def check_maturity(
         ))
 
     clients: dict[str, Source] = {}
+    cache_root = cache.cache_dir(env)
     evidence: list[JSONValue] = []
     # a source named but not understood, or none at all, means something went unchecked
     complete = not any(f.rule_id in (R.NO_SOURCES.id, R.BAD_SOURCE.id) for f in findings)
@@ -91,13 +93,19 @@ def check_maturity(
             evidence.append(entry)
             complete = False
             continue
+        cached = cache.load(cache_root, ref, mp.cache_ttl) if mp.cache_ttl else None
         try:
-            client = clients.get(ref.kind)
-            if client is None:
-                cls: Any = source_class(ref.kind)
-                client = cls(timeout=mp.timeout, retries=mp.retries, max_wait=mp.max_wait, environ=env)
-                clients[ref.kind] = client
-            signals = client.fetch(ref)
+            if cached is not None:
+                signals = cached
+            else:
+                client = clients.get(ref.kind)
+                if client is None:
+                    cls: Any = source_class(ref.kind)
+                    client = cls(timeout=mp.timeout, retries=mp.retries, max_wait=mp.max_wait, environ=env)
+                    clients[ref.kind] = client
+                signals = client.fetch(ref)
+                if mp.cache_ttl:
+                    cache.store(cache_root, signals)
         except SourceError as exc:
             complete = False
             entry.update({"status": exc.reason, "error": scrub(exc.message)})
@@ -113,6 +121,7 @@ def check_maturity(
             continue
         entry.update(signals.to_json())
         entry["status"] = "checked"
+        entry["cached"] = cached is not None
         entry["trusted"] = is_trusted(signals, mp)
         evidence.append(entry)
         findings.extend(evaluate(signals, mp, when))

@@ -11,7 +11,9 @@ finding, never a silent pass, and never a traceback.
 
 from __future__ import annotations
 
+import hashlib
 import importlib
+import io
 import os
 import time
 from collections.abc import Sequence
@@ -74,6 +76,7 @@ _POLYGLOT_PROBE = frozenset({
     Format.PICKLE, Format.NUMPY, Format.HDF5, Format.GGUF, Format.SAFETENSORS, Format.ONNX,
     Format.PROTOBUF, Format.JSON, Format.TEXT, Format.UNKNOWN, Format.PYTHON,
 })
+SMALL_FILE = 1 << 20  # files up to this size are read once into memory
 _EOCD = b"PK\x05\x06"
 _EOCD_WINDOW = 22 + 0xFFFF
 
@@ -272,8 +275,12 @@ class ScanEngine:
                 [R.TOO_LARGE.finding(f"{size} bytes, limit {limit} bytes; not scanned", loc)],
             )
         future: Future[str] | None = None
-        if hash_files:
-            future = pool.submit(_sha256_fd, fd, size) if pool else None
+        small: bytes | None = None
+        if size <= SMALL_FILE:
+            # one read serves the hash and the handler (no thread hand-off per small file)
+            small = os.pread(fd, size + 1, 0)
+        elif hash_files and pool is not None:
+            future = pool.submit(_sha256_fd, fd, size)
         findings: list[Finding] = []
         ctx = ScanContext(
             path=art.rel,
@@ -286,8 +293,11 @@ class ScanEngine:
         ctx.scan_nested = self.scan_nested
         error: str | None = None
         try:
-            with os.fdopen(os.dup(fd), "rb", buffering=CHUNK_SIZE) as stream:
-                findings = self.scan_stream(stream, size, fmt, head, ctx)
+            if small is not None:
+                findings = self.scan_stream(io.BytesIO(small), len(small), fmt, head, ctx)
+            else:
+                with os.fdopen(os.dup(fd), "rb", buffering=CHUNK_SIZE) as stream:
+                    findings = self.scan_stream(stream, size, fmt, head, ctx)
         except ScanTimeout as exc:
             findings.append(R.TIMEOUT.finding(f"{exc}; the rest of the file was not analysed", loc))
         except OSError as exc:
@@ -299,7 +309,11 @@ class ScanEngine:
         digest: str | None = None
         if hash_files:
             try:
-                digest = future.result() if future is not None else _sha256_fd(fd, size)
+                if small is not None:
+                    digest = hashlib.sha256(small).hexdigest()
+                    size = len(small)
+                else:
+                    digest = future.result() if future is not None else _sha256_fd(fd, size)
             except OSError as exc:
                 error = exc.strerror or str(exc)
                 findings.append(R.UNREADABLE.finding(f"read failed while hashing: {error}", loc))
@@ -412,8 +426,6 @@ def _record_only(art: Artifact, hash_files: bool) -> FileRecord:
 
 def _sha256_fd(fd: int, size: int) -> str:
     """sha256 of an open file by positional reads (no shared offset with the parser)."""
-    import hashlib
-
     h = hashlib.sha256()
     buf = bytearray(CHUNK_SIZE)
     view = memoryview(buf)

@@ -74,6 +74,10 @@ class MaturityPolicy(MaturityThresholds):
         60.0, ge=0, le=3600,
         description="Longest wait (s) for a Retry-After or rate-limit reset before giving up.",
     )
+    cache_ttl: int = Field(
+        0, ge=0, le=604800,
+        description="Seconds to reuse signals measured earlier (on-disk cache, MLGATE_CACHE_DIR); 0 = off.",
+    )
     overrides: dict[str, MaturityThresholds] = Field(
         default_factory=dict,
         description="Thresholds per source kind (github, gitlab, huggingface) or per source ref.",

@@ -1,0 +1,200 @@
+"""Scan throughput: mlgate against the sha256 floor (openssl) and the peer scanners.
+
+Builds a model set in a temporary folder (a safetensors file, a pickle checkpoint of numpy
+arrays, a PyTorch zip checkpoint and a folder of many small files), warms the page cache, then
+times each tool on each part in a fresh process and prints a markdown table: MB/s, the ratio to
+``openssl dgst -sha256`` on the same bytes, and the peak RSS of the process (``os.wait4``).
+
+    python benchmarks/scan_throughput.py              # 2 GiB in all
+    python benchmarks/scan_throughput.py --size-mb 512
+
+Peers are run when installed: modelscan (``pip install 'mlgate[modelscan]'``), picklescan and
+fickling (``pip install picklescan fickling``). A tool that does not apply to a file type (fickling
+reads single pickles) is shown as n/a. Nothing here is a unit test; numbers vary by machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pickle
+import shutil
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+MiB = 1 << 20
+BLOCK = os.urandom(4 * MiB)  # repeated payload: content does not change hashing or parsing cost
+
+
+@dataclass
+class Part:
+    name: str
+    path: Path
+    files: list[Path]
+
+    @property
+    def bytes(self) -> int:
+        return sum(f.stat().st_size for f in self.files)
+
+
+def _payload(out: object, n: int) -> None:
+    write = out.write  # type: ignore[attr-defined]
+    while n > 0:
+        k = min(n, len(BLOCK))
+        write(BLOCK[:k])
+        n -= k
+
+
+def make_safetensors(path: Path, size: int) -> None:
+    n = size // 4
+    header = json.dumps({"weight": {"dtype": "F32", "shape": [n], "data_offsets": [0, n * 4]},
+                         "__metadata__": {"format": "pt"}}).encode()
+    header += b" " * (-len(header) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(header)) + header)
+        _payload(f, n * 4)
+
+
+def make_pickle(path: Path, size: int) -> None:
+    import numpy as np
+
+    chunk = 64 * MiB
+    arrays = {}
+    left, i = size, 0
+    while left > 0:
+        k = min(chunk, left)
+        arrays[f"layer{i}.weight"] = np.frombuffer(BLOCK * (k // len(BLOCK) + 1), dtype=np.uint8,
+                                                   count=k)
+        left -= k
+        i += 1
+    with open(path, "wb") as f:
+        pickle.dump(arrays, f, protocol=4)
+
+
+def make_torch_zip(path: Path, size: int) -> None:
+    try:
+        import torch
+    except ImportError:  # a zip laid out like torch.save's, built by hand
+        storages = max(1, size // (64 * MiB))
+        with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as zf:
+            zf.writestr("model/data.pkl", pickle.dumps({"n": storages}, protocol=2))
+            zf.writestr("model/version", "3\n")
+            for i in range(storages):
+                with zf.open(f"model/data/{i}", "w", force_zip64=True) as member:
+                    _payload(member, size // storages)
+        return
+    n = max(1, size // (64 * MiB))
+    state = {f"layer{i}.weight": torch.frombuffer(bytearray(BLOCK * 16), dtype=torch.float32)[
+        : (size // n) // 4].clone() for i in range(n)}
+    torch.save(state, path)
+
+
+def make_small_files(folder: Path, size: int) -> None:
+    folder.mkdir()
+    count = max(10, size // (32 * 1024))
+    for i in range(count):
+        if i % 3 == 0:
+            (folder / f"cfg{i}.json").write_text(json.dumps({"id": i, "vocab": list(range(50))}))
+        elif i % 3 == 1:
+            make_safetensors(folder / f"shard{i}.safetensors", 32 * 1024)
+        else:
+            (folder / f"notes{i}.txt").write_bytes(b"lorem ipsum " * 2700)
+
+
+def build(root: Path, total: int) -> list[Part]:
+    parts: list[Part] = []
+    st = root / "safetensors"
+    st.mkdir()
+    make_safetensors(st / "model.safetensors", total // 2)
+    parts.append(Part("safetensors", st, [st / "model.safetensors"]))
+    pk = root / "pickle"
+    pk.mkdir()
+    make_pickle(pk / "model.pkl", total // 4)
+    parts.append(Part("pickle checkpoint", pk, [pk / "model.pkl"]))
+    tz = root / "torchzip"
+    tz.mkdir()
+    make_torch_zip(tz / "pytorch_model.bin", total // 5)
+    parts.append(Part("torch zip", tz, [tz / "pytorch_model.bin"]))
+    sm = root / "small"
+    make_small_files(sm, total // 20)
+    parts.append(Part("many small files", sm, sorted(p for p in sm.iterdir())))
+    return parts
+
+
+def timed(cmd: Sequence[str]) -> tuple[float, int, int]:
+    """Seconds, peak RSS (bytes) and exit code of one process."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(list(cmd), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, status, usage = os.wait4(proc.pid, 0)
+    elapsed = time.perf_counter() - t0
+    return elapsed, usage.ru_maxrss * 1024, os.waitstatus_to_exitcode(status)
+
+
+def tools(part: Part) -> dict[str, list[str] | None]:
+    py = sys.executable
+    api = ("import sys; from pathlib import Path; from mlgate.core.policy import Policy; "
+           "from mlgate.scan.engine import scan_paths; "
+           "r = scan_paths([Path(sys.argv[1])], policy=Policy(), hash_files=sys.argv[2]=='1'); "
+           "sys.exit(1 if r.findings else 0)")
+    files = [str(f) for f in part.files]
+    out: dict[str, list[str] | None] = {
+        "openssl dgst -sha256": ["openssl", "dgst", "-sha256", *files],
+        "sha256sum": ["sha256sum", *files],
+        "mlgate scan (API)": [py, "-c", api, str(part.path), "1"],
+        "mlgate scan (CLI)": [py, "-m", "mlgate", "scan", str(part.path), "--format", "json",
+                              "-o", os.devnull],
+        "mlgate scan --no-hash (CLI)": [py, "-m", "mlgate", "scan", str(part.path), "--no-hash",
+                                        "--format", "json", "-o", os.devnull],
+        "modelscan": ["modelscan", "-p", str(part.path)] if shutil.which("modelscan") else None,
+        "picklescan": ["picklescan", "-p", str(part.path)] if shutil.which("picklescan") else None,
+        "fickling": (["fickling", "--check-safety", files[0]]
+                     if shutil.which("fickling") and part.name == "pickle checkpoint" else None),
+    }
+    return out
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--size-mb", type=int, default=2048, help="total size of the model set")
+    ap.add_argument("--keep", action="store_true", help="keep the generated files")
+    args = ap.parse_args(argv)
+    root = Path(tempfile.mkdtemp(prefix="mlgate-bench-"))
+    try:
+        t0 = time.perf_counter()
+        parts = build(root, args.size_mb * MiB)
+        print(f"built {sum(p.bytes for p in parts) / MiB:.0f} MiB in "
+              f"{time.perf_counter() - t0:.1f}s under {root}; cpus={os.cpu_count()}\n")
+        print("| part | size MiB | tool | s | MB/s | vs openssl | peak RSS MiB | exit |")
+        print("|---|---:|---|---:|---:|---:|---:|---:|")
+        for part in parts:
+            for f in part.files:  # warm the page cache: every tool reads from memory
+                with open(f, "rb") as fh:
+                    while fh.read(8 * MiB):
+                        pass
+            floor: float | None = None
+            for name, cmd in tools(part).items():
+                if cmd is None:
+                    print(f"| {part.name} | {part.bytes / MiB:.0f} | {name} | n/a | | | | |")
+                    continue
+                secs, rss, rc = timed(cmd)
+                mbs = part.bytes / 1e6 / secs
+                if floor is None:
+                    floor = mbs
+                print(f"| {part.name} | {part.bytes / MiB:.0f} | {name} | {secs:.2f} | {mbs:.0f} "
+                      f"| {mbs / floor:.2f} | {rss / MiB:.0f} | {rc} |", flush=True)
+    finally:
+        if not args.keep:
+            shutil.rmtree(root, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
