@@ -80,14 +80,14 @@ def test_model_card_fields_are_mapped(example_model: Path) -> None:
     assert params["task"] == "text-classification"
     assert params["architectureFamily"] == "bert"
     assert params["modelArchitecture"] == "BertForSequenceClassification"
-    assert params["datasets"] == [{"ref": "dataset:stanfordnlp/imdb"}]
+    assert params["datasets"] == [{"ref": "dataset:mlgate-examples/tiny-reviews"}]
     metrics = {m["type"]: m for m in mc["quantitativeAnalysis"]["performanceMetrics"]}
     assert metrics["accuracy"]["value"] == "0.861"
     assert metrics["f1"]["slice"] == "IMDb test"
     assert "not trained" in mc["considerations"]["technicalLimitations"][0]
     data = [c for c in _components(doc) if c["type"] == "data"]
-    assert data[0]["name"] == "stanfordnlp/imdb"
-    assert data[0]["data"] == [{"type": "dataset", "name": "stanfordnlp/imdb"}]
+    assert data[0]["name"] == "mlgate-examples/tiny-reviews"
+    assert data[0]["data"] == [{"type": "dataset", "name": "mlgate-examples/tiny-reviews"}]
     libs = {c["name"]: c for c in _components(doc) if c["type"] == "library"}
     assert libs["transformers"]["purl"] == "pkg:pypi/transformers@4.46.0"
     assert libs["torch"]["purl"] == "pkg:pypi/torch"

@@ -72,7 +72,7 @@ def test_bad_shard(text: str) -> None:
 def test_sources_from_the_model_card() -> None:
     assert maturity_sources(EXAMPLE) == [
         "https://huggingface.co/mlgate-examples/tiny-bert-base",
-        "https://huggingface.co/datasets/stanfordnlp/imdb",
+        "https://huggingface.co/datasets/mlgate-examples/tiny-reviews",
     ]
 
 

@@ -7,6 +7,7 @@ GitHub's error bodies (401 Bad credentials, 403 Resource not accessible by integ
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import time
@@ -17,6 +18,34 @@ from werkzeug import Request, Response
 
 PREFIX = "/api/v3"
 DOCS = "https://docs.github.com/rest"
+
+
+def user(login: str, uid: int = 41898282, kind: str = "Bot") -> dict[str, Any]:
+    """A simple-user object as GitHub returns it."""
+    api = "https://api.github.com/users/" + login
+    return {
+        "login": login, "id": uid, "node_id": "MDM6Qm90NDE4OTgyODI=",
+        "avatar_url": f"https://avatars.githubusercontent.com/in/{uid}?v=4", "gravatar_id": "",
+        "url": api, "html_url": f"https://github.com/apps/{login}", "followers_url": f"{api}/followers",
+        "following_url": f"{api}/following{{/other_user}}", "gists_url": f"{api}/gists{{/gist_id}}",
+        "starred_url": f"{api}/starred{{/owner}}{{/repo}}", "subscriptions_url": f"{api}/subscriptions",
+        "organizations_url": f"{api}/orgs", "repos_url": f"{api}/repos", "events_url": f"{api}/events{{/privacy}}",
+        "received_events_url": f"{api}/received_events", "type": kind, "user_view_type": "public",
+        "site_admin": False,
+    }
+
+
+ACTIONS_APP = {
+    "id": 15368, "slug": "github-actions", "node_id": "MDM6QXBwMTUzNjg=",
+    "owner": user("github", 9919, "Organization"), "name": "GitHub Actions",
+    "description": "Automate your workflow from idea to production",
+    "external_url": "https://help.github.com/en/actions", "html_url": "https://github.com/apps/github-actions",
+    "created_at": "2018-07-30T09:30:17Z", "updated_at": "2024-04-10T20:33:16Z",
+    "permissions": {"checks": "write", "contents": "write", "issues": "write", "metadata": "read",
+                    "pull_requests": "write", "statuses": "write"},
+    "events": ["check_run", "pull_request", "push"],
+}
+BOT = user("github-actions[bot]")
 
 
 def missing(resource: str, field_name: str) -> dict[str, str]:
@@ -160,7 +189,7 @@ class FakeGitHub:
             },
             "name": body["name"],
             "check_suite": {"id": 5},
-            "app": {"id": 15368, "slug": "github-actions", "name": "GitHub Actions"},
+            "app": ACTIONS_APP,
             "pull_requests": [],
             "_annotations": list(anns),
         }
@@ -189,7 +218,7 @@ class FakeGitHub:
             "url": f"{self.api}/repos/{self.repo}/issues/comments/{c['id']}",
             "html_url": f"{self.base}/{self.repo}/pull/{c['issue']}#issuecomment-{c['id']}",
             "body": c["body"],
-            "user": {"login": c["login"], "id": 41898282, "type": "Bot"},
+            "user": BOT if c["login"] == BOT["login"] else user(c["login"], 583231, "User"),
             "created_at": "2026-01-01T00:00:00Z",
             "updated_at": "2026-01-01T00:00:00Z",
             "issue_url": f"{self.api}/repos/{self.repo}/issues/{c['issue']}",
@@ -240,7 +269,7 @@ class FakeGitHub:
         s = {"id": self._id(), "sha": sha, **body,
              "url": f"{self.api}/repos/{self.repo}/statuses/{sha}", "node_id": "SC_kwDOA",
              "avatar_url": None, "created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-01T00:00:00Z",
-             "creator": {"login": "github-actions[bot]", "id": 41898282, "type": "Bot"}}
+             "creator": BOT}
         self.statuses.append(s)
         return self._json(s, 201)
 
@@ -260,7 +289,9 @@ class FakeGitHub:
             "upload_url": f"{self.base}/api/uploads/repos/{self.repo}/releases/{rid}/assets"
             "{?name,label}",
             "created_at": "2026-01-01T00:00:00Z", "published_at": "2026-01-01T00:00:00Z",
-            "author": {"login": "github-actions[bot]", "id": 41898282}, "assets": [],
+            "author": BOT, "assets": [], "node_id": "RE_kwDOA",
+            "tarball_url": f"{self.api}/repos/{self.repo}/tarball/{body['tag_name']}",
+            "zipball_url": f"{self.api}/repos/{self.repo}/zipball/{body['tag_name']}",
         }
         self.releases.append(rel)
         return self._json(rel, 201)
@@ -275,6 +306,6 @@ class FakeGitHub:
              "url": f"{self.api}/repos/{self.repo}/releases/assets/1",
              "browser_download_url": f"{self.base}/{self.repo}/releases/download/x/{name}",
              "download_count": 0, "created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-01T00:00:00Z",
-             "uploader": {"login": "github-actions[bot]", "id": 41898282}}
+             "uploader": BOT, "node_id": "RA_kwDOA", "digest": "sha256:" + hashlib.sha256(raw).hexdigest()}
         self.assets.append(a)
         return self._json({k: v for k, v in a.items() if k not in ("release", "data")}, 201)

@@ -69,8 +69,9 @@ def _check_all(spec: Spec, fake: FakeGitHub) -> None:
     assert fake.calls
     for call in fake.calls:
         path = call.path
-        if path.startswith(PREFIX):
-            path = path[len(PREFIX):]
+        for prefix in (PREFIX, "/api/uploads"):
+            if path.startswith(prefix):
+                path = path[len(prefix):]
         spec.check_request(call.method, path, call.body)
         spec.check_response(call.method, path, call.status, call.response)
 
@@ -99,3 +100,36 @@ def test_hold_conclusion_is_a_documented_blocking_value(spec: Spec) -> None:
 
     assert set(CONCLUSION.values()) <= set(enum)
     assert CONCLUSION["hold"] not in ("neutral", "skipped", "success")
+
+
+def test_release_and_asset_upload_contract(spec: Spec, server: tuple[HTTPServer, str], tmp_path: Path) -> None:
+    from mlgate.platforms.base import ReleaseAsset
+
+    httpserver, base = server
+    fake = FakeGitHub(base=base)
+    httpserver.expect_request(re.compile(".*")).respond_with_handler(fake.handle)
+    rec = tmp_path / "decision-record.intoto.json"
+    rec.write_text('{"_type": "https://in-toto.io/Statement/v1"}')
+    env = {"GITHUB_ACTIONS": "true", "GITHUB_API_URL": fake.api, "GITHUB_SERVER_URL": base,
+           "GITHUB_REPOSITORY": fake.repo, "GITHUB_SHA": "a" * 40, "GITHUB_EVENT_NAME": "push",
+           "GITHUB_TOKEN": fake.token}
+    url = GitHubPlatform(env, backoff=0, write_delay=None, echo=lambda _: None).create_release(
+        tag="bert@v1.0.0", title="bert@v1.0.0", body="record", commit="a" * 40,
+        assets=[ReleaseAsset(rec, rec.name)])
+    assert url.endswith("/releases/tag/bert@v1.0.0") and fake.assets[0]["name"] == rec.name
+    _check_all(spec, fake)
+
+
+def test_bad_credentials_body_contract(spec: Spec, server: tuple[HTTPServer, str], tmp_path: Path) -> None:
+    from mlgate.core.errors import NetworkError
+
+    httpserver, base = server
+    fake = FakeGitHub(base=base)
+    httpserver.expect_request(re.compile(".*")).respond_with_handler(fake.handle)
+    env = {"GITHUB_ACTIONS": "true", "GITHUB_API_URL": fake.api, "GITHUB_SERVER_URL": base,
+           "GITHUB_REPOSITORY": fake.repo, "GITHUB_SHA": "a" * 40, "GITHUB_EVENT_NAME": "push",
+           "GITHUB_TOKEN": "ghp_not_the_right_one"}
+    with pytest.raises(NetworkError):
+        GitHubPlatform(env, backoff=0, write_delay=None, echo=lambda _: None).publish(decision=decision())
+    assert [c.status for c in fake.calls] == [401]
+    _check_all(spec, fake)

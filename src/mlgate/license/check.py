@@ -54,6 +54,9 @@ def check_licenses(
     if not path.exists():
         raise UsageError(f"no such file or folder: {path}")
     folder = path if path.is_dir() else path.parent
+    if data_cards is None and (folder / "data_cards").is_dir() and not (folder / "data_cards").is_symlink():
+        # data cards shipped with the model (private or vendored datasets) are read offline
+        data_cards = folder / "data_cards"
     lp = policy.license
     card = load_model_card(folder)
     findings: list[Finding] = []

@@ -278,7 +278,12 @@ class ScanEngine:
         small: bytes | None = None
         if size <= SMALL_FILE:
             # one read serves the hash and the handler (no thread hand-off per small file)
-            small = os.pread(fd, size + 1, 0)
+            try:
+                small = os.pread(fd, size + 1, 0)
+            except OSError as exc:
+                reason = exc.strerror or str(exc)
+                return (FileRecord(art.rel, size, None, fmt_label, error=reason),
+                        [R.UNREADABLE.finding(f"cannot read: {reason}", loc)])
         elif hash_files and pool is not None:
             future = pool.submit(_sha256_fd, fd, size)
         findings: list[Finding] = []
