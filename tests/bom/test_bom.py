@@ -83,14 +83,15 @@ def test_model_card_fields_are_mapped(example_model: Path) -> None:
     assert params["datasets"] == [{"ref": "dataset:mlgate-examples/tiny-reviews"}]
     metrics = {m["type"]: m for m in mc["quantitativeAnalysis"]["performanceMetrics"]}
     assert metrics["accuracy"]["value"] == "0.861"
-    assert metrics["f1"]["slice"] == "IMDb test"
+    assert metrics["f1"]["slice"] == "tiny-reviews test"
     assert "not trained" in mc["considerations"]["technicalLimitations"][0]
     data = [c for c in _components(doc) if c["type"] == "data"]
     assert data[0]["name"] == "mlgate-examples/tiny-reviews"
     assert data[0]["data"] == [{"type": "dataset", "name": "mlgate-examples/tiny-reviews"}]
     libs = {c["name"]: c for c in _components(doc) if c["type"] == "library"}
     assert libs["transformers"]["purl"] == "pkg:pypi/transformers@4.46.0"
-    assert libs["torch"]["purl"] == "pkg:pypi/torch"
+    assert libs["numpy"]["purl"] == "pkg:pypi/numpy"
+    assert libs["safetensors"]["purl"] == "pkg:pypi/safetensors"
     dep = next(d for d in doc["dependencies"] if d["ref"] == "model")  # type: ignore[union-attr]
     assert "file:model.safetensors" in dep["dependsOn"]
 

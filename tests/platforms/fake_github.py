@@ -29,7 +29,8 @@ def user(login: str, uid: int = 41898282, kind: str = "Bot") -> dict[str, Any]:
         "url": api, "html_url": f"https://github.com/apps/{login}", "followers_url": f"{api}/followers",
         "following_url": f"{api}/following{{/other_user}}", "gists_url": f"{api}/gists{{/gist_id}}",
         "starred_url": f"{api}/starred{{/owner}}{{/repo}}", "subscriptions_url": f"{api}/subscriptions",
-        "organizations_url": f"{api}/orgs", "repos_url": f"{api}/repos", "events_url": f"{api}/events{{/privacy}}",
+        "organizations_url": f"{api}/orgs", "repos_url": f"{api}/repos",
+        "events_url": f"{api}/events{{/privacy}}",
         "received_events_url": f"{api}/received_events", "type": kind, "user_view_type": "public",
         "site_admin": False,
     }

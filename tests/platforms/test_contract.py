@@ -102,7 +102,8 @@ def test_hold_conclusion_is_a_documented_blocking_value(spec: Spec) -> None:
     assert CONCLUSION["hold"] not in ("neutral", "skipped", "success")
 
 
-def test_release_and_asset_upload_contract(spec: Spec, server: tuple[HTTPServer, str], tmp_path: Path) -> None:
+def test_release_and_asset_upload_contract(spec: Spec, server: tuple[HTTPServer, str],
+                                           tmp_path: Path) -> None:
     from mlgate.platforms.base import ReleaseAsset
 
     httpserver, base = server
