@@ -52,7 +52,8 @@ def test_update_then_pass_then_regression(tmp_path: Path, no_gpu: None) -> None:
     # same speed: pass (exit 0), no blocking findings
     out = tmp_path / "same.json"
     (tmp_path / "b").mkdir()
-    rc = run_cli(["--command", bench_script(tmp_path / "b", 10.0, accuracy=0.9), *common, "--metric", "latency_ms:lower", "--format", "json",
+    rc = run_cli(["--command", bench_script(tmp_path / "b", 10.0, accuracy=0.9), *common,
+                  "--metric", "latency_ms:lower", "--format", "json",
                   "--output", str(out)])
     report = json.loads(out.read_text())
     verdicts = {m["metric"]: m["verdict"] for m in report["evidence"]["metrics"]}
@@ -77,7 +78,9 @@ def test_update_then_pass_then_regression(tmp_path: Path, no_gpu: None) -> None:
     assert "latency_ms" in report["evidence"]["table"]
 
 
-def test_text_output_has_summary_table(tmp_path: Path, no_gpu: None, capsys: pytest.CaptureFixture[str]) -> None:
+def test_text_output_has_summary_table(
+    tmp_path: Path, no_gpu: None, capsys: pytest.CaptureFixture[str]
+) -> None:
     base = tmp_path / "base.json"
     cmd = bench_script(tmp_path, 5.0)
     assert run_cli(["--command", cmd, "--runs", "6", "--warmup", "0", "--baseline", str(base),
@@ -127,7 +130,9 @@ def test_require_gpu_without_gpu(tmp_path: Path, no_gpu: None) -> None:
     assert "MLG-BENCH-009" in {f["rule_id"] for f in json.loads(out.read_text())["findings"]}
 
 
-def test_device_mismatch_is_not_comparable(tmp_path: Path, no_gpu: None, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_device_mismatch_is_not_comparable(
+    tmp_path: Path, no_gpu: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import os
 
     from tests.bench.conftest import A100_CSV, install_fake_smi
@@ -166,7 +171,9 @@ def test_compare_subcommand_and_tolerance(tmp_path: Path, no_gpu: None) -> None:
                     "--tolerance", "lots"]) == 2
 
 
-def test_update_refused_in_pull_request(tmp_path: Path, no_gpu: None, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_update_refused_in_pull_request(
+    tmp_path: Path, no_gpu: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("GITHUB_EVENT_NAME", "pull_request")
     rc = run_cli(["--command", bench_script(tmp_path, 5.0), "--runs", "2", "--warmup", "0",
                   "--baseline", str(tmp_path / "b.json"), "--update-baseline"])
@@ -188,7 +195,8 @@ def test_policy_metrics_and_absolute_limits(tmp_path: Path, no_gpu: None) -> Non
 
 
 def test_example_benchmark_runs_through_the_gate(tmp_path: Path, no_gpu: None) -> None:
-    cmd = f"{shlex.quote(sys.executable)} {REPO / 'examples' / 'bench' / 'run.py'} --no-torch --iters 3 --batch 4"
+    script = REPO / "examples" / "bench" / "run.py"
+    cmd = f"{shlex.quote(sys.executable)} {script} --no-torch --iters 3 --batch 4"
     out = tmp_path / "r.json"
     rc = run_cli(["--command", cmd, "--runs", "2", "--warmup", "0", "--baseline",
                   str(tmp_path / "b.json"), "--update-baseline", "--format", "json", "--output", str(out)])

@@ -20,7 +20,10 @@ def py(code: str) -> list[str]:
 
 
 def test_metrics_from_last_stdout_json_line() -> None:
-    code = "import json; print('warming up'); print(json.dumps({'x': 1})); print(json.dumps({'latency_ms': 12.5}))"
+    code = (
+        "import json; print('warming up'); print(json.dumps({'x': 1}));"
+        " print(json.dumps({'latency_ms': 12.5}))"
+    )
     rs = run_benchmark(py(code), runs=3, warmup=1)
     assert [r.warmup for r in rs.runs] == [True, False, False, False]
     assert all(r.status == "ok" for r in rs.runs)

@@ -181,3 +181,13 @@ def test_summary_robust_cv() -> None:
     s = summarize([10.0, 10.0, 10.0, 11.0, 9.0])
     assert s.median == 10.0 and s.mad == 0.0 and s.robust_cv == 0.0
     assert summarize([1.0, 2.0, 3.0]).robust_cv == pytest.approx(1.4826 * 1 / 2)
+
+
+@pytest.mark.parametrize("scale", [5e-324, 1e-300, 1e300, 8e307])
+def test_extreme_magnitudes_never_raise(scale: float) -> None:
+    rng = random.Random(9)
+    base = [scale * (1 + rng.random()) for _ in range(8)]
+    cand = [1.0 + rng.random() for _ in range(8)]
+    c = compare("x", base, cand, "lower", CompareSettings(max_cv=100))
+    assert c.verdict in set(Verdict)
+    assert c.change is not None

@@ -76,3 +76,12 @@ def test_merge_shards_then_decide(tmp_path: Path) -> None:
     assert json.loads(merged.read_text())["complete"] is False
     bom = _write(tmp_path / "bom.json", report("bom"))
     assert main(["merge", str(a), str(bom), "-o", str(merged)]) == 2
+
+
+def test_output_defaults_to_json(tmp_path: Path) -> None:
+    scan = _write(tmp_path / "scan.json", report("scan"))
+    out = tmp_path / "d.json"
+    assert main(["decide", str(scan), "-o", str(out)]) == 0
+    assert json.loads(out.read_text())["decision"] == "promote"
+    assert main(["decide", str(scan), "-o", str(out), "--format", "text"]) == 0
+    assert out.read_text().startswith("mlgate decide: PROMOTE")

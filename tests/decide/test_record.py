@@ -81,3 +81,23 @@ def test_reject_record_carries_linked_reasons(tmp_path: Path) -> None:
     assert pred["decision"] == "reject"  # type: ignore[index]
     assert pred["reasons"][0]["fingerprint"] == f.fingerprint  # type: ignore[index]
     assert pred["ci"] == {"platform": "local"}  # type: ignore[index]
+
+
+def test_example_model_record_verifies_end_to_end(example_model: Path) -> None:
+    from mlgate.core.policy import load_preset
+    from mlgate.scan.engine import scan_paths
+
+    policy = load_preset("commercial-safe")
+    scan = scan_paths([example_model], policy=policy)
+    d = decide([scan], policy, stage="dev")
+    assert d.outcome == "promote", d.reasons
+    rec = json.loads(dumps_record(build_record(d, [scan], environ={})))
+    names = {s["name"] for s in rec["subject"]}
+    assert "model.safetensors" in names and len(names) == len(scan.files)
+    assert verify_subjects(rec, example_model) == []
+    with (example_model / "model.safetensors").open("r+b") as fh:
+        fh.seek(-1, 2)
+        last = fh.read(1)
+        fh.seek(-1, 2)
+        fh.write(bytes([last[0] ^ 1]))
+    assert [p.split(":")[0] for p in verify_subjects(rec, example_model)] == ["model.safetensors"]

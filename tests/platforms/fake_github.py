@@ -78,6 +78,7 @@ class FakeGitHub:
     per_page: int = 2
     forbid_checks: bool = False
     fail_times: int = 0  # answer this many requests with 502 first
+    rate_limited_times: int = 0  # answer this many with GitHub's secondary rate limit 403
     _next_id: int = 1000
 
     @property
@@ -131,6 +132,12 @@ class FakeGitHub:
             self.fail_times -= 1
             return Response("<html>502 Bad Gateway</html>", status=502,
                             headers={"Content-Type": "text/html"})
+        if self.rate_limited_times > 0:
+            self.rate_limited_times -= 1
+            resp = self._error(403, "You have exceeded a secondary rate limit. Please wait a few minutes "
+                               "before you try again.")
+            resp.headers["Retry-After"] = "0"
+            return resp
         if request.headers.get("Authorization") != f"token {self.token}" and \
                 request.headers.get("Authorization") != f"Bearer {self.token}":
             return self._error(401, "Bad credentials")

@@ -203,3 +203,39 @@ def test_5xx_after_retries_is_network_error(gh: FakeGitHub, tmp_path: Path) -> N
         adapter(env(gh, tmp_path, event="push"), []).publish(decision=decision("promote"))
     assert info.value.exit_code == 3 and gh.token not in info.value.message
     assert 2 <= len(gh.calls) <= 4
+
+
+def test_secondary_rate_limit_is_retried(gh: FakeGitHub, tmp_path: Path) -> None:
+    gh.rate_limited_times = 1
+    res = adapter(env(gh, tmp_path, event="push"), []).publish(decision=decision("promote"))
+    assert res.posted == ("check run",) and len(gh.check_runs) == 1
+    assert [c.status for c in gh.calls] == [403, 201]
+
+
+def test_422_validation_error_is_reported(gh: FakeGitHub, tmp_path: Path) -> None:
+    from mlgate.platforms.base import ReleaseAsset
+
+    e = env(gh, tmp_path, event="push")
+    adapter(e, []).create_release(tag="m@v1.0.0", title="t", body="b", commit=HEAD, assets=[])
+    with pytest.raises(NetworkError) as info:
+        adapter(e, []).create_release(tag="m@v1.0.0", title="t", body="b", commit=HEAD,
+                                      assets=[ReleaseAsset(tmp_path / "x", "x")])
+    assert "422" in info.value.message and "Validation Failed" in info.value.message
+
+
+@pytest.mark.parametrize("payload", ["{not json", "[]", '{"pull_request": {"number": "x"}}'])
+def test_malformed_event_payload_is_input_error(tmp_path: Path, payload: str) -> None:
+    from mlgate.core.errors import InputError
+
+    ev = tmp_path / "event.json"
+    ev.write_text(payload)
+    with pytest.raises(InputError):
+        GitHubPlatform({"GITHUB_ACTIONS": "true", "GITHUB_EVENT_NAME": "pull_request",
+                        "GITHUB_EVENT_PATH": str(ev)}, echo=lambda _: None)
+
+
+def test_markdown_of_huge_decision_stays_within_limit() -> None:
+    from mlgate.decide.view import render_markdown
+
+    md = render_markdown(decision("reject", n_reasons=5000), limit=65535)
+    assert len(md) <= 65535 and md.startswith(MARKER) and "more row(s) not shown" in md

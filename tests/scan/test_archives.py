@@ -275,3 +275,73 @@ def test_scan_of_large_stored_member_is_fast(tmp_path: Path) -> None:
     report = scan_paths([tmp_path], policy=Policy(), hash_files=False)
     assert time.perf_counter() - t0 < 5
     assert report.findings == ()
+
+
+# --- mutated archives: our handlers report, never crash ----------------------------------------
+
+def _seed_archives(tmp_path: Path) -> dict[str, bytes]:
+    import bz2
+
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tf:
+        info = tarfile.TarInfo("m.pkl")
+        info.size = len(evil_pickle())
+        tf.addfile(info, io.BytesIO(evil_pickle()))
+    plain = io.BytesIO()
+    with tarfile.open(fileobj=plain, mode="w") as tf:
+        info = tarfile.TarInfo("m.pkl")
+        info.size = len(evil_pickle())
+        tf.addfile(info, io.BytesIO(evil_pickle()))
+        link = tarfile.TarInfo("l")
+        link.type, link.linkname = tarfile.SYMTYPE, "../x"
+        tf.addfile(link)
+    seeds = {
+        "t.pt": make_zip([("archive/data.pkl", pickle.dumps({"a": 1}, protocol=2)),
+                          ("archive/data/0", b"\1" * 64), ("archive/version", b"3\n")]),
+        "k.keras": make_zip([("config.json", b'{"a": 1}'), ("model.weights.h5", b"x" * 100)],
+                            zipfile.ZIP_DEFLATED),
+        "a.tar.gz": buf.getvalue(),
+        "p.tar": plain.getvalue(),
+        "b.pkl.bz2": bz2.compress(evil_pickle() * 20),
+    }
+    try:
+        import py7zr
+
+        (tmp_path / "m.pkl").write_bytes(evil_pickle())
+        with py7zr.SevenZipFile(tmp_path / "a.7z", "w") as z:
+            z.write(tmp_path / "m.pkl", "m.pkl")
+        seeds["a.7z"] = (tmp_path / "a.7z").read_bytes()
+    except ImportError:
+        pass
+    return seeds
+
+
+def test_mutated_archives_never_crash_a_handler(tmp_path: Path) -> None:
+    import random
+
+    rng = random.Random(20240601)
+    seeds = _seed_archives(tmp_path)
+    case = tmp_path / "case"
+    case.mkdir()
+    crashes: list[str] = []
+    for _ in range(400):
+        name, base = rng.choice(sorted(seeds.items()))
+        data = bytearray(base)
+        for _ in range(rng.randint(1, 8)):
+            pos = rng.randrange(len(data))
+            op = rng.random()
+            if op < 0.6:
+                data[pos] = rng.randrange(256)
+            elif op < 0.8:
+                del data[pos: pos + rng.randint(1, 50)]
+            else:
+                data[pos:pos] = bytes(rng.randrange(256) for _ in range(rng.randint(1, 20)))
+        for old in case.iterdir():
+            old.unlink()
+        (case / name).write_bytes(bytes(data))
+        t0 = time.perf_counter()
+        report = run(case)
+        assert time.perf_counter() - t0 < 5
+        crashes += [f.detail for f in report.findings if f.rule_id == "MLG-SCAN-007"
+                    and any(k in f.detail for k in ("zip", "tar", "7z", "gzip", "bzip2", "xz"))]
+    assert not crashes, crashes[:5]

@@ -111,7 +111,10 @@ def summary_table(rows: Sequence[Mapping[str, Any]]) -> str:
     body = []
     for r in rows:
         ci = r.get("ci")
-        ci_txt = f"[{_fmt(ci[0], True)}, {_fmt(ci[1], True)}]" if ci else "-"
+        if ci and ci[0] is None and ci[1] is None:
+            ci_txt = "unbounded"
+        else:
+            ci_txt = f"[{_fmt(ci[0], True)}, {_fmt(ci[1], True)}]" if ci else "-"
         p = r.get("p_value")
         body.append([
             str(r["metric"]), str(r["better"]), _fmt(r.get("baseline_median")),
@@ -216,9 +219,10 @@ def gate(
             continue
         base = baseline.metrics.get(name)
         c = compare(name, base.samples if base else (), cand.samples, better, _settings(policy, tol))
-        rows.append(_row(c, unit))
-        props: dict[str, Any] = {"metric": name, "change": c.change, "p_value": c.p_value,
-                                 "ci": [c.ci_low, c.ci_high] if c.ci_low is not None else None}
+        row = _row(c, unit)
+        rows.append(row)
+        props: dict[str, Any] = {"metric": name, "change": row["change"], "p_value": row["p_value"],
+                                 "ci": row["ci"]}
         if c.verdict is Verdict.REGRESSION:
             findings.append(rules.REGRESSION.finding(
                 f"{name} ({better} is better): {c.reason}",

@@ -66,14 +66,14 @@ class Summary:
     minimum: float
     maximum: float
 
-    def to_json(self) -> dict[str, float | int]:
+    def to_json(self) -> dict[str, float | int | None]:
         return {
             "n": self.n,
-            "median": self.median,
-            "mad": self.mad,
-            "robust_cv": self.robust_cv,
-            "min": self.minimum,
-            "max": self.maximum,
+            "median": _num(self.median),
+            "mad": _num(self.mad),
+            "robust_cv": _num(self.robust_cv),
+            "min": _num(self.minimum),
+            "max": _num(self.maximum),
         }
 
 
@@ -104,13 +104,18 @@ class Comparison:
             "reason": self.reason,
             "baseline": self.baseline.to_json() if self.baseline else None,
             "candidate": self.candidate.to_json() if self.candidate else None,
-            "change": self.change,
-            "ci": [self.ci_low, self.ci_high] if self.ci_low is not None else None,
-            "p_value": self.p_value,
+            "change": _num(self.change),
+            "ci": [_num(self.ci_low), _num(self.ci_high)] if self.ci_low is not None else None,
+            "p_value": _num(self.p_value),
             "tolerance": self.tolerance,
             "scale": self.scale,
-            **({"extra": dict(self.extra)} if self.extra else {}),
+            **({"extra": {k: _num(v) for k, v in self.extra.items()}} if self.extra else {}),
         }
+
+
+def _num(value: float | None) -> float | None:
+    """JSON-safe number: non-finite values (an unbounded interval) become null."""
+    return value if value is not None and math.isfinite(value) else None
 
 
 # ----------------------------------------------------------------------------- descriptive
@@ -328,7 +333,9 @@ def compare(
         tc = _thin([math.log(v) for v in cand])
 
         def to_rel(d: float) -> float:
-            return math.expm1(d) if math.isfinite(d) else d
+            if not math.isfinite(d):
+                return d
+            return math.inf if d > 700 else math.expm1(d)
     else:
         scale = "linear"
         denom = abs(sb.median)

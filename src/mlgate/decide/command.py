@@ -61,13 +61,18 @@ def decide(
     fmt: str,
     output: Path | None,
 ) -> int:
-    """Turn REPORT.json files into promote / hold / reject (exit 0 promote, 1 hold or reject)."""
+    """Turn REPORT.json files into promote / hold / reject (exit 0 promote, 1 hold or reject).
+
+    With --output and no --format, the decision is written as JSON."""
     from mlgate.core.policy import load_policy
     from mlgate.decide.decision import decide as run_decide
     from mlgate.decide.record import build_record, dumps_record
     from mlgate.decide.view import render_markdown, render_text
     from mlgate.render import write_text
 
+    ctx = click.get_current_context()
+    if output is not None and ctx.get_parameter_source("fmt") is click.core.ParameterSource.DEFAULT:
+        fmt = "json"  # a decision written to a file is for `mlgate publish`: JSON unless asked
     policy = load_policy(policy_spec)
     loaded, files = _read_reports(reports)
     decision = run_decide(loaded, policy, stage=stage)

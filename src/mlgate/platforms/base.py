@@ -44,6 +44,7 @@ class Platform(Protocol):
         decision: Decision,
         reports: Sequence[Report] = (),
         summary: str | None = None,
+        report_paths: Mapping[str, str] | None = None,
     ) -> PublishResult: ...
 
     def create_release(

@@ -98,7 +98,7 @@ def publish(decision_path: Path, name: str, path_prefix: str, out_dir: Path | No
     elif not decision.verified:
         raise UsageError("this decision is marked unverified", hint="publish it with --from-artifact")
     adapter = _adapter(os.environ, out_dir, name, path_prefix, pr_number)
-    res = adapter.publish(decision=decision)
+    res = adapter.publish(decision=decision, report_paths={"decision-json": str(decision_path)})
     if fmt == "json":
         text = json.dumps({"platform": res.platform, "decision": decision.outcome, "posted": list(res.posted),
                            "skipped": list(res.skipped), "files": list(res.files), "urls": dict(res.urls)},

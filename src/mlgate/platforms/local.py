@@ -21,7 +21,8 @@ class LocalPlatform:
         self.out_dir = out_dir or DEFAULT_OUT
 
     def publish(
-        self, *, decision: Decision, reports: Sequence[Report] = (), summary: str | None = None
+        self, *, decision: Decision, reports: Sequence[Report] = (), summary: str | None = None,
+        report_paths: Mapping[str, str] | None = None,
     ) -> PublishResult:
         md = self.out_dir / "decision.md"
         js = self.out_dir / "decision.json"

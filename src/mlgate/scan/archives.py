@@ -156,11 +156,22 @@ class ZipHandler:
         try:
             stream.seek(0)
             zf = zipfile.ZipFile(stream)
-        except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError, EOFError) as exc:
-            return [R.CORRUPT_ARCHIVE.finding(f"not a readable zip: {exc}", ctx.location())]
+        except NotImplementedError as exc:  # e.g. an extract version zipfile does not support
+            return [R.UNSUPPORTED_COMPRESSION.finding(f"zip cannot be read: {exc}", ctx.location())]
+        except ScanTimeout:
+            raise
+        except Exception as exc:  # BadZipFile, struct/overflow/seek errors on hostile tables
+            return [R.CORRUPT_ARCHIVE.finding(f"not a readable zip: {type(exc).__name__}: {exc}",
+                                              ctx.location())]
         with zf:
             infos = zf.infolist()
-            findings += self._layout(stream, size, infos, ctx)
+            try:
+                findings += self._layout(stream, size, infos, ctx)
+            except (ScanTimeout, MemoryError):
+                raise
+            except Exception as exc:
+                findings.append(R.CORRUPT_ARCHIVE.finding(
+                    f"zip layout could not be checked: {type(exc).__name__}: {exc}", ctx.location()))
             torch_like = any(i.filename.endswith("data.pkl") for i in infos)
             seen: dict[str, int] = {}
             budget = _Budget()
@@ -180,7 +191,14 @@ class ZipHandler:
                     ))
                 if info.is_dir():
                     continue
-                findings += self._member(zf, stream, info, ctx, budget, torch_like)
+                try:
+                    findings += self._member(zf, stream, info, ctx, budget, torch_like)
+                except (ScanTimeout, MemoryError):
+                    raise
+                except Exception as exc:  # a hostile entry must not hide the other entries
+                    findings.append(R.CORRUPT_ARCHIVE.finding(
+                        f"{info.filename!r} could not be read: {type(exc).__name__}: {exc}",
+                        ctx.child(info.filename).location()))
         return findings
 
     def _layout(
@@ -294,6 +312,8 @@ class ZipHandler:
 
 def _read_local(stream: IO[bytes], offset: int) -> tuple[str, int, int, int] | None:
     """(name, flags, method, data offset) of the local header at ``offset``."""
+    if offset < 0:
+        return None
     stream.seek(offset)
     raw = stream.read(_LOCAL_LEN)
     if len(raw) < _LOCAL_LEN:

@@ -16,7 +16,8 @@ import importlib
 import io
 import os
 import time
-from collections.abc import Sequence
+from collections import deque
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -79,6 +80,13 @@ _POLYGLOT_PROBE = frozenset({
 SMALL_FILE = 1 << 20  # files up to this size are read once into memory
 _EOCD = b"PK\x05\x06"
 _EOCD_WINDOW = 22 + 0xFFFF
+
+
+_Result = tuple[FileRecord, list[Finding]]
+
+
+def _ready(record: FileRecord, findings: list[Finding]) -> Callable[[], _Result]:
+    return lambda: (record, findings)
 
 
 @dataclass
@@ -232,7 +240,9 @@ class ScanEngine:
 
     def scan_artifact(
         self, art: Artifact, hash_files: bool, pool: ThreadPoolExecutor | None
-    ) -> tuple[FileRecord, list[Finding]]:
+    ) -> Callable[[], _Result]:
+        """Scan one walked entry. Returns a finisher: it waits for the file's hash (which may
+        still run on ``pool``, so several files hash in parallel) and gives the record."""
         loc = Location(art.rel)
         if art.kind is not ArtifactKind.FILE or art.real is None:
             rule = {
@@ -240,22 +250,35 @@ class ScanEngine:
                 ArtifactKind.SYMLINK_BROKEN: R.SYMLINK_BROKEN,
                 ArtifactKind.SPECIAL: R.SPECIAL_FILE,
             }.get(art.kind, R.UNREADABLE)
-            return (FileRecord(art.rel, art.size, None, Format.UNKNOWN.value, error=art.detail),
-                    [rule.finding(art.detail or art.kind.value, loc)])
+            return _ready(FileRecord(art.rel, art.size, None, Format.UNKNOWN.value,
+                                     error=art.detail),
+                          [rule.finding(art.detail or art.kind.value, loc)])
         try:
             fd = open_nofollow(art.real)
         except OSError as exc:
             reason = exc.strerror or str(exc)
-            return (FileRecord(art.rel, art.size, None, Format.UNKNOWN.value, error=reason),
-                    [R.UNREADABLE.finding(f"cannot open: {reason}", loc)])
+            return _ready(FileRecord(art.rel, art.size, None, Format.UNKNOWN.value, error=reason),
+                          [R.UNREADABLE.finding(f"cannot open: {reason}", loc)])
+        owned = False
         try:
-            return self._scan_fd(fd, art, hash_files, pool)
+            finisher, owned = self._scan_fd(fd, art, hash_files, pool)
+            return finisher
         finally:
-            os.close(fd)
+            if not owned:
+                os.close(fd)
 
     def _scan_fd(
         self, fd: int, art: Artifact, hash_files: bool, pool: ThreadPoolExecutor | None
-    ) -> tuple[FileRecord, list[Finding]]:
+    ) -> tuple[Callable[[], _Result], bool]:
+        """(finisher, whether the finisher now owns ``fd`` and will close it)."""
+        res = self._scan_fd_now(fd, art, hash_files, pool)
+        if isinstance(res, tuple):
+            return _ready(*res), False
+        return res, True
+
+    def _scan_fd_now(
+        self, fd: int, art: Artifact, hash_files: bool, pool: ThreadPoolExecutor | None
+    ) -> _Result | Callable[[], _Result]:
         loc = Location(art.rel)
         size = os.fstat(fd).st_size
         limit = self.scan_policy.max_file_size
@@ -311,18 +334,26 @@ class ScanEngine:
         except Exception as exc:  # defence in depth: the engine itself must not traceback
             findings.append(R.ANALYSIS_FAILED.finding(
                 f"scan failed: {type(exc).__name__}: {_short(exc)}", loc))
-        digest: str | None = None
-        if hash_files:
+        if small is not None:
+            digest = hashlib.sha256(small).hexdigest() if hash_files else None
+            return FileRecord(art.rel, len(small), digest, fmt_label, error=error), findings
+        if not hash_files:
+            return FileRecord(art.rel, size, None, fmt_label, error=error), findings
+        hashing = future
+
+        def finish() -> _Result:
+            digest: str | None = None
+            err = error
             try:
-                if small is not None:
-                    digest = hashlib.sha256(small).hexdigest()
-                    size = len(small)
-                else:
-                    digest = future.result() if future is not None else _sha256_fd(fd, size)
+                digest = hashing.result() if hashing is not None else _sha256_fd(fd, size)
             except OSError as exc:
-                error = exc.strerror or str(exc)
-                findings.append(R.UNREADABLE.finding(f"read failed while hashing: {error}", loc))
-        return FileRecord(art.rel, size, digest, fmt_label, error=error), findings
+                err = exc.strerror or str(exc)
+                findings.append(R.UNREADABLE.finding(f"read failed while hashing: {err}", loc))
+            finally:
+                os.close(fd)
+            return FileRecord(art.rel, size, digest, fmt_label, error=err), findings
+
+        return finish
 
 
 def scan_paths(
@@ -360,14 +391,27 @@ def scan_paths(
     if engine in ("mlgate", "both"):
         workers = max(1, min(4, os.cpu_count() or 1))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="mlgate-hash") as pool:
-            for art in artifacts:
-                rec, found_here = scanner.scan_artifact(art, hash_files, pool)
+            # the next files are scanned while earlier ones still hash (at most `workers`
+            # hashes in flight, each holding its file open)
+            pending: deque[tuple[Artifact, Callable[[], _Result]]] = deque()
+
+            def settle(art: Artifact, finish: Callable[[], _Result]) -> None:
+                rec, found_here = finish()
                 records.append(rec)
                 findings.extend(found_here)
                 stats.formats[rec.format] = stats.formats.get(rec.format, 0) + 1
                 if rec.error is None and art.kind is ArtifactKind.FILE:
                     stats.files_scanned += 1
                     stats.bytes_scanned += rec.size
+
+            try:
+                for art in artifacts:
+                    pending.append((art, scanner.scan_artifact(art, hash_files, pool)))
+                    while len(pending) > workers:
+                        settle(*pending.popleft())
+            finally:
+                while pending:
+                    settle(*pending.popleft())
     else:
         # modelscan alone: still inventory and hash every file for the BOM
         for art in artifacts:
