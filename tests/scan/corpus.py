@@ -440,8 +440,8 @@ def _pickle_cases(b: _Builder) -> None:
                source="classic pickle RCE at each binary protocol")
     b.pickle_case("ext_code_copyreg",
                   call(sg("copyreg", "add_extension"), u("os"), u("system"), i32(0x1337))
-                  + POP + b"\x83" + struct.pack("<i", 0x1337) + MARK + u(cmd) + TUPLE + REDUCE,
-                  "copyreg.add_extension registers os.system, EXT4 then fetches it by code",
+                  + POP + b"\x83" + struct.pack("<H", 0x1337) + MARK + u(cmd) + TUPLE + REDUCE,
+                  "copyreg.add_extension registers os.system, EXT2 then fetches it by code",
                   f"{adv}: EXT opcodes resolved through copyreg._extension_registry")
     b.pickle_case("runpy_run_code", call(sg("runpy", "_run_code"), u(src), EMPTY_DICT),
                   "runpy._run_code(src, {}) executes source", f"{adv}: runpy private helpers")
@@ -459,9 +459,11 @@ def _pickle_cases(b: _Builder) -> None:
     b.pickle_case("trace_run", call(sg("trace", "Trace.run"),
                                     sg("trace", "Trace") + EMPTY_TUPLE + REDUCE, u(src)),
                   "trace.Trace().run(src)", f"{adv}: debuggers and profilers that run code")
-    b.pickle_case("pip_main", call(sg("pip", "main"),
-                                   lst(u("--log"), u(str(m)), u("--version"))),
-                  "pip.main(['--log', marker, '--version']); real attacks install a package",
+    pip_args = ["--log", str(m), "--disable-pip-version-check", "--no-input", "install",
+                "--no-index", "--dry-run", "--no-deps", "mlgate-corpus-nonexistent"]
+    b.pickle_case("pip_main", call(sg("pip", "main"), lst(*(u(a) for a in pip_args))),
+                  "pip.main(['--log', marker, 'install', '--no-index', '--dry-run', ...]): offline "
+                  "and installs nothing; real attacks install a package",
                   "picklescan GHSA class: pip.main / pip._internal entry points")
     b.pickle_case("torch_load_from_bytes",
                   call(sg("torch.storage", "_load_from_bytes"), by(os_system_pickle(m))),
@@ -524,8 +526,8 @@ def _pickle_cases(b: _Builder) -> None:
            fmt="pickle", desc="__builtin__.eval: Python 2 name mapped to builtins by fix_imports",
            source=f"{adv}: Python 2 module aliases")
     b.file("py2_copy_reg_alias", "pickle/py2_copy_reg_alias.pkl",
-           frame(call(g("copy_reg", "add_extension"), u("os"), u("system"), i32(0x4242))
-                 + POP + b"\x83" + struct.pack("<i", 0x4242) + MARK + u(cmd) + TUPLE + REDUCE, 2),
+           frame(call(g("copy_reg", "add_extension"), u("os"), u("system"), i32(0x42))
+                 + POP + b"\x82" + bytes([0x42]) + MARK + u(cmd) + TUPLE + REDUCE, 2),
            fmt="pickle", desc="copy_reg (Python 2 alias of copyreg) registers an EXT code",
            source=f"{adv}: Python 2 module aliases")
     b.pickle_case("dotted_name_bypass",

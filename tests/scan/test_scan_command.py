@@ -76,3 +76,9 @@ def test_unwritable_output_is_a_tool_error(evil_dir: Path, tmp_path: Path) -> No
     blocker = tmp_path / "file"
     blocker.write_text("x")
     assert main(["scan", str(evil_dir), "-o", str(blocker / "sub" / "out.json")]) == 3
+
+
+def test_engine_aliases(evil_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "r.json"
+    assert main(["scan", str(evil_dir), "--engine", "builtin", "--format", "json", "-o", str(out)]) == 1
+    assert json.loads(out.read_text())["evidence"]["engine"] == "mlgate"

@@ -10,6 +10,7 @@ from mlgate.core.errors import ExitCode
 from mlgate.options import format_option, output_option, policy_option
 
 FORMATS = ("text", "json", "markdown", "sarif", "junit")
+ENGINE_ALIASES = {"builtin": "mlgate", "all": "both"}
 
 
 @click.command("scan")
@@ -19,10 +20,11 @@ FORMATS = ("text", "json", "markdown", "sarif", "junit")
 @policy_option
 @click.option(
     "--engine",
-    type=click.Choice(["mlgate", "modelscan", "both"], case_sensitive=False),
+    type=click.Choice(["mlgate", "modelscan", "both", "builtin", "all"], case_sensitive=False),
     default="mlgate",
     show_default=True,
-    help="mlgate's own analysis, modelscan as a second opinion, or both (union of findings).",
+    help="mlgate's own analysis, modelscan as a second opinion, or both (union of findings). "
+    "'builtin' and 'all' are aliases of 'mlgate' and 'both'.",
 )
 @click.option("--shard", "shard_spec", default=None, metavar="I/N",
               help="Scan only shard I of N (files balanced by size); merge the reports with "
@@ -55,8 +57,9 @@ def scan(
     policy = load_policy(policy_spec)
     threshold = Severity.parse(fail_on if fail_on is not None else policy.scan.fail_on)
     shard = parse_shard(shard_spec) if shard_spec else None
+    engine = ENGINE_ALIASES.get(engine.lower(), engine.lower())
     report = scan_paths(
-        list(paths), policy=policy, engine=engine.lower(), hash_files=not no_hash, shard=shard
+        list(paths), policy=policy, engine=engine, hash_files=not no_hash, shard=shard
     )
     write_text(render(report, fmt.lower()), output)
     return int(ExitCode.FINDINGS if report.at_or_above(threshold) else ExitCode.OK)
