@@ -31,7 +31,7 @@ import zipfile
 import zlib
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +56,7 @@ class Case:
     source: str
     expected_rule_prefix: str | None = None
     min_severity: str = "medium"
+    runs_under: str = ""  # the loader that would run the payload (see RUNS_UNDER)
 
 
 # rule-id prefixes of the areas (see src/mlgate/scan/rules_*.py)
@@ -342,6 +343,37 @@ class _Builder:
         self.file(name, f"pickle/{name}{ext}", data, fmt="pickle", desc=desc, source=source)
 
 
+# Which loader would run each payload. The pickle-family entries were checked once, by hand,
+# outside the test suite (each file loaded in a throwaway process: the marker appeared); cases
+# listed in NOT_LIVE do not run under the loader named, and are in the corpus because a scanner
+# must still flag them (fail closed), or because another reader of the same file runs them.
+RUNS_UNDER = {
+    "pickle": "pickle.load", "torch-zip": "torch.load(weights_only=False)",
+    "torch-legacy": "torch.load(weights_only=False)", "npy": "numpy.load(allow_pickle=True)",
+    "npz": "numpy.load(allow_pickle=True)", "joblib": "joblib.load", "gzip": "gzip + pickle.load",
+    "bz2": "bz2 + pickle.load", "xz": "lzma + pickle.load", "zlib": "joblib.load",
+    "tar": "extract + pickle.load", "zip": "extract + pickle.load", "7z": "extract + pickle.load",
+    "keras-h5": "keras load_model (Keras 2 / safe_mode off)",
+    "keras-zip": "keras load_model(safe_mode=False)",
+    "onnx": "onnx.load / onnxruntime with external data (file read)",
+    "gguf": "llama-cpp-python chat formatting (Jinja2)",
+    "safetensors": "a reader that falls back to pickle on the trailing bytes",
+    "hf-config": "transformers from_pretrained(trust_remote_code=True)",
+    "savedmodel": "tf.saved_model.load + call",
+}
+NOT_LIVE = {
+    "nt_system_global": "Windows only (no 'nt' module on Linux)",
+    "module_trailing_whitespace": "CPython cannot import 'os ' (fail-closed check)",
+    "module_unicode_lookalike": "CPython cannot import the lookalike name (fail-closed check)",
+    "torch_zip_other_member": "torch.load reads only data.pkl; torch.jit.load reads constants.pkl",
+    "torch_zip_duplicate_malicious_first": "torch 2.13 reads the last duplicate; readers that "
+    "take the first entry run it",
+    "torch_zip_prepended_bytes": "torch 2.13 needs PK at offset 0; zipfile-based readers run it",
+    "torch_zip_flag_bits": "torch 2.13 refuses the encrypted flag; readers that ignore flags "
+    "run it",
+}
+
+
 def build_corpus(root: Path, marker: Path) -> list[Case]:
     """Write every case under ``root``; a payload, if ever run, would only create ``marker``."""
     root.mkdir(parents=True, exist_ok=True)
@@ -352,7 +384,15 @@ def build_corpus(root: Path, marker: Path) -> list[Case]:
     _benign_cases(b)
     names = [c.name for c in b.cases]
     assert len(names) == len(set(names)), "case names must be unique"
-    return b.cases
+    out: list[Case] = []
+    for c in b.cases:
+        if c.malicious:
+            note = NOT_LIVE.get(c.name)
+            runs = f"not live: {note}" if note else RUNS_UNDER.get(c.format, "?")
+        else:
+            runs = ""
+        out.append(replace(c, runs_under=runs))
+    return out
 
 
 def _pickle_cases(b: _Builder) -> None:
