@@ -239,7 +239,8 @@ def sniff(head: bytes, name: str = "", size: int | None = None) -> Format:
     if lower.endswith((".pb", ".pbtxt")):
         return Format.PROTOBUF
     stripped = head.lstrip()
-    if stripped[:1] in (b"{", b"[") and lower.endswith((".json", ".jsonl", ".json5", "")):
+    base = lower.rsplit("/", 1)[-1]
+    if stripped[:1] in (b"{", b"[") and (base.endswith((".json", ".jsonl", ".json5")) or "." not in base):
         return Format.JSON
     if lower.endswith((".py", ".pyw")):
         return Format.PYTHON

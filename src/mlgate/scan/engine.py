@@ -489,12 +489,8 @@ def _sha256_fd(fd: int, size: int) -> str:
 
 
 def _sniff(head: bytes, name: str, size: int) -> Format:
-    """``sniff`` plus one correction: text that starts with '{' or '[' is JSON only under a
-    JSON-ish name (or none); vocab.txt starting with '[PAD]' is text."""
-    fmt = sniff(head, name, size)
-    if fmt is Format.JSON and _ext(name) not in ("", ".json", ".jsonl", ".json5"):
-        return Format.TEXT
-    return fmt
+    """Content-based format of a stream (``core.artifacts.sniff``); the name breaks ties only."""
+    return sniff(head, name, size)
 
 
 def _ext(name: str) -> str:
