@@ -41,6 +41,19 @@ CASES = _cases()
 MALICIOUS = [c for c in CASES if c.malicious]
 BENIGN = [c for c in CASES if not c.malicious]
 
+# Known product gaps, reported to the scan owners; strict, so each flips to a failure when fixed.
+KNOWN_GAPS = {
+    "torch_zip_flag_bits": "archives.py reports the member as encrypted (MLG-SCAN-014, medium) "
+    "but does not analyse it, although it is stored in clear and readers that ignore the flag "
+    "unpickle it",
+}
+
+
+def _params(cases: list[Case]) -> list[object]:
+    return [pytest.param(c, id=c.name, marks=[pytest.mark.xfail(reason=KNOWN_GAPS[c.name],
+                                                                strict=True)])
+            if c.name in KNOWN_GAPS else pytest.param(c, id=c.name) for c in cases]
+
 
 @pytest.fixture(scope="module")
 def policy() -> Policy:
@@ -66,7 +79,7 @@ def test_corpus_covers_every_technique_class() -> None:
     assert all(c.source and c.description for c in CASES)
 
 
-@pytest.mark.parametrize("case", MALICIOUS, ids=lambda c: c.name)
+@pytest.mark.parametrize("case", _params(MALICIOUS))
 def test_malicious_case_is_caught(case: Case, corpus_dir: tuple[Path, Path],
                                   policy: Policy) -> None:
     root, marker = corpus_dir

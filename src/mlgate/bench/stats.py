@@ -429,3 +429,280 @@ def sequential_compare(
             return result, len(base)
     assert result is not None
     return result, len(base)
+
+
+def look_schedule(start: int, step: int, max_samples: int) -> list[int]:
+    """The planned looks of the sequential rule (``start``, ``start + step``, ...,
+    ``max_samples``). Each look uses ``alpha / len(looks)``."""
+    if start < 1 or step < 1 or max_samples < start:
+        raise ValueError("need 1 <= start <= max_samples and step >= 1")
+    looks = list(range(start, max_samples + 1, step))
+    if looks[-1] != max_samples:
+        looks.append(max_samples)
+    return looks
+
+
+# ----------------------------------------------------------------------------- shared verdict
+
+
+def _judge(
+    metric: str, better: Better, change: float, lo: float, hi: float, cfg: CompareSettings,
+    *, what: str, **common: object,
+) -> Comparison:
+    """The verdict rule shared by every estimator: significance and magnitude."""
+    tol = cfg.tolerance
+    if better == "lower":
+        worse, worse_lo, worse_hi = change, lo, hi
+    else:
+        worse, worse_lo, worse_hi = -change, -hi, -lo
+    conf = f"{1 - cfg.alpha:.0%}"
+    ci_txt = f"[{lo:+.1%}, {hi:+.1%}]" if math.isfinite(lo) and math.isfinite(hi) else "unbounded"
+    head = f"{change:+.1%} ({what}, {conf} CI {ci_txt})"
+    limit = cfg.pass_margin * tol
+    if worse_lo > 0 and worse > tol:
+        verdict, reason = Verdict.REGRESSION, f"{head} is a real change beyond the {tol:.1%} tolerance"
+    elif worse_hi < 0 and -worse > tol:
+        verdict, reason = (Verdict.IMPROVEMENT,
+                           f"{head} is a real improvement beyond the {tol:.1%} tolerance")
+    elif worse <= tol and worse_hi < limit:
+        verdict, reason = Verdict.PASS, f"{head} rules out a worsening of {limit:.1%} or more"
+    else:
+        verdict, reason = (
+            Verdict.INCONCLUSIVE,
+            f"{head}: the data can neither show a real regression beyond {tol:.1%} nor rule out "
+            f"one of {limit:.1%}; take more samples",
+        )
+    return Comparison(metric, better, verdict, reason, change=change, ci_low=lo, ci_high=hi,
+                      tolerance=tol, **common)  # type: ignore[arg-type]
+
+
+# ----------------------------------------------------------------------------- paired bootstrap
+
+
+def paired_bootstrap(
+    metric: str,
+    baseline: Sequence[float],
+    candidate: Sequence[float],
+    better: Better,
+    settings: CompareSettings | None = None,
+    *,
+    resamples: int = 2000,
+    seed: int = 0,
+) -> Comparison:
+    """Per-example quality scores (example i of the baseline and of the candidate are the same
+    input): a seeded percentile bootstrap of the mean per-example difference. The change is
+    relative to the baseline mean (absolute when that mean is 0)."""
+    cfg = settings or CompareSettings()
+    tol = cfg.tolerance
+    base = [float(v) for v in baseline]
+    cand = [float(v) for v in candidate]
+    if not all(math.isfinite(v) for v in (*base, *cand)):
+        return Comparison(metric, better, Verdict.NOT_MEASURED,
+                          "per-example scores contain NaN/inf", tolerance=tol, scale="paired")
+    if not base or not cand:
+        side = "baseline" if not base else "candidate"
+        return Comparison(metric, better, Verdict.NOT_MEASURED, f"no {side} scores",
+                          tolerance=tol, scale="paired")
+    if len(base) != len(cand):
+        return Comparison(
+            metric, better, Verdict.NOT_MEASURED,
+            f"paired scores need the same examples on both sides (baseline {len(base)}, "
+            f"candidate {len(cand)})", tolerance=tol, scale="paired",
+        )
+    sb, sc = summarize(base), summarize(cand)
+    if len(base) < cfg.min_samples:
+        return Comparison(metric, better, Verdict.INCONCLUSIVE,
+                          f"too few examples ({len(base)}; at least {cfg.min_samples} are needed)",
+                          sb, sc, tolerance=tol, scale="paired")
+    diffs = [c - b for b, c in zip(base, cand, strict=True)]
+    n = len(diffs)
+    mean_base = math.fsum(base) / n
+    denom = abs(mean_base) if mean_base != 0 else 1.0
+    mean_diff = math.fsum(diffs) / n
+    rng = random.Random(seed)  # noqa: S311 - reproducible resampling, not security
+    boots = sorted(math.fsum(rng.choices(diffs, k=n)) / n for _ in range(max(100, resamples)))
+    lo = boots[max(0, math.floor(cfg.alpha / 2 * len(boots)))]
+    hi = boots[min(len(boots) - 1, math.ceil((1 - cfg.alpha / 2) * len(boots)) - 1)]
+    return _judge(
+        metric, better, mean_diff / denom, lo / denom, hi / denom, cfg,
+        what=f"paired bootstrap over {n} examples",
+        baseline=sb, candidate=sc, scale="paired",
+        extra={"mean_difference": mean_diff, "baseline_mean": mean_base,
+               "candidate_mean": math.fsum(cand) / n},
+    )
+
+
+def compare_with_stderr(
+    metric: str,
+    baseline: float,
+    baseline_se: float,
+    candidate: float,
+    candidate_se: float,
+    better: Better,
+    settings: CompareSettings | None = None,
+) -> Comparison:
+    """One value per side with its standard error (e.g. lm-evaluation-harness accuracy and
+    ``acc_stderr``): a normal interval on the difference, relative to the baseline."""
+    cfg = settings or CompareSettings()
+    if baseline == 0 or not all(math.isfinite(v) for v in (baseline, candidate, baseline_se,
+                                                             candidate_se)):
+        return Comparison(metric, better, Verdict.NOT_MEASURED,
+                          "value or standard error missing, not finite, or a zero baseline",
+                          tolerance=cfg.tolerance, scale="stderr")
+    z = _norm_ppf(1 - cfg.alpha / 2)
+    se = math.hypot(baseline_se, candidate_se) / abs(baseline)
+    change = (candidate - baseline) / abs(baseline)
+    return _judge(
+        metric, better, change, change - z * se, change + z * se, cfg,
+        what="normal interval from the reported standard errors",
+        baseline=summarize([baseline]), candidate=summarize([candidate]), scale="stderr",
+        extra={"baseline_stderr": baseline_se, "candidate_stderr": candidate_se},
+    )
+
+
+# ----------------------------------------------------------------------------- tail quantiles
+
+
+def _binom_pmfs(n: int, p: float) -> list[float]:
+    """P(X = i) for X ~ Binomial(n, p), i = 0..n (log space, no overflow)."""
+    if p <= 0 or p >= 1:
+        raise ValueError("p must be strictly between 0 and 1")
+    lp, lq = math.log(p), math.log1p(-p)
+    lg = math.lgamma(n + 1)
+    return [math.exp(lg - math.lgamma(i + 1) - math.lgamma(n - i + 1) + i * lp + (n - i) * lq)
+            for i in range(n + 1)]
+
+
+def binom_cdf(k: int, n: int, p: float) -> float:
+    """P(X <= k) for X ~ Binomial(n, p)."""
+    if k < 0:
+        return 0.0
+    if k >= n:
+        return 1.0
+    return min(1.0, math.fsum(_binom_pmfs(n, p)[: k + 1]))
+
+
+def quantile_upper_rank(n: int, q: float, confidence: float) -> int | None:
+    """The smallest k (1-based) such that P(Binomial(n, q) < k) >= confidence: the k-th
+    smallest of n samples is then an upper confidence bound for the q-quantile (MLPerf-style
+    early stopping). None when even the largest sample is not enough."""
+    acc = 0.0
+    for k, pmf in enumerate(_binom_pmfs(n, q)[:n], start=1):
+        acc += pmf  # P(X <= k - 1)
+        if acc >= confidence:
+            return k
+    return None
+
+
+def quantile_lower_rank(n: int, q: float, confidence: float) -> int | None:
+    """The largest j such that P(Binomial(n, q) >= j) >= confidence: the j-th smallest sample is
+    then a lower confidence bound for the q-quantile. None when the smallest is not enough."""
+    pmfs = _binom_pmfs(n, q)
+    tail = 0.0
+    for j in range(n, 0, -1):
+        tail += pmfs[j]  # P(X >= j)
+        if tail >= confidence:
+            return j
+    return None
+
+
+def samples_needed(q: float, confidence: float) -> int:
+    """Fewest samples for which an upper bound of the q-quantile exists: 1 - q**n >= conf."""
+    n = max(1, math.ceil(math.log1p(-confidence) / math.log(q)))
+    while 1 - q**n < confidence:
+        n += 1
+    while n > 1 and 1 - q ** (n - 1) >= confidence:
+        n -= 1
+    return n
+
+
+@dataclass(frozen=True)
+class QuantileCheck:
+    """``pQQ(metric) <= limit`` (or ``>=``) judged with order-statistic confidence bounds."""
+
+    metric: str
+    quantile: float
+    op: str
+    limit: float
+    confidence: float
+    verdict: Verdict
+    reason: str
+    n: int
+    sample_quantile: float | None = None
+    upper: float | None = None
+    lower: float | None = None
+    needed: int | None = None
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "metric": self.metric, "quantile": self.quantile, "op": self.op, "limit": self.limit,
+            "confidence": self.confidence, "verdict": self.verdict.value, "reason": self.reason,
+            "n": self.n, "sample_quantile": _num(self.sample_quantile),
+            "upper_bound": _num(self.upper), "lower_bound": _num(self.lower),
+            "samples_needed": self.needed,
+        }
+
+
+def quantile_check(
+    metric: str, samples: Sequence[float], quantile: float, op: str, limit: float,
+    confidence: float = 0.95,
+) -> QuantileCheck:
+    """A tail limit on the q-quantile. ``<=``: pass when the upper confidence bound is within the
+    limit, fail when even the lower bound is above it, else inconclusive. ``>=`` mirrors it.
+    Too few samples for a bound is inconclusive, with the number needed."""
+    if not 0 < quantile < 1:
+        raise ValueError("quantile must be strictly between 0 and 1")
+    if op not in ("<=", ">="):
+        raise ValueError(f"unknown comparison {op!r}")
+    vals = sorted(float(v) for v in samples)
+    label = f"p{quantile * 100:g}({metric}) {op} {limit:g}"
+    if not vals:
+        return QuantileCheck(metric, quantile, op, limit, confidence, Verdict.NOT_MEASURED,
+                             f"{label}: no samples", 0)
+    if not all(math.isfinite(v) for v in vals):
+        return QuantileCheck(metric, quantile, op, limit, confidence, Verdict.NOT_MEASURED,
+                             f"{label}: samples contain NaN/inf", len(vals))
+    n = len(vals)
+    raw = vals[min(n - 1, max(0, math.ceil(quantile * n) - 1))]
+    up_k = quantile_upper_rank(n, quantile, confidence)
+    lo_k = quantile_lower_rank(n, quantile, confidence)
+    upper = vals[up_k - 1] if up_k else None
+    lower = vals[lo_k - 1] if lo_k else None
+    # the side that would prove the limit is met
+    deciding, needed = (upper, samples_needed(quantile, confidence)) if op == "<=" else (
+        lower, samples_needed(1 - quantile, confidence))
+    conf = f"{confidence:.0%}"
+    common = dict(n=n, sample_quantile=raw, upper=upper, lower=lower)
+    if op == "<=":
+        if upper is not None and upper <= limit:
+            return QuantileCheck(metric, quantile, op, limit, confidence, Verdict.PASS,
+                                 f"{label}: {conf} upper bound {upper:.6g} is within the limit "
+                                 f"(sample value {raw:.6g}, n={n})", **common)  # type: ignore[arg-type]
+        if lower is not None and lower > limit:
+            return QuantileCheck(metric, quantile, op, limit, confidence, Verdict.REGRESSION,
+                                 f"{label}: even the {conf} lower bound {lower:.6g} is above the "
+                                 f"limit (sample value {raw:.6g}, n={n})", **common)  # type: ignore[arg-type]
+    else:
+        if lower is not None and lower >= limit:
+            return QuantileCheck(metric, quantile, op, limit, confidence, Verdict.PASS,
+                                 f"{label}: {conf} lower bound {lower:.6g} meets the limit "
+                                 f"(sample value {raw:.6g}, n={n})", **common)  # type: ignore[arg-type]
+        if upper is not None and upper < limit:
+            return QuantileCheck(metric, quantile, op, limit, confidence, Verdict.REGRESSION,
+                                 f"{label}: even the {conf} upper bound {upper:.6g} is below the "
+                                 f"limit (sample value {raw:.6g}, n={n})", **common)  # type: ignore[arg-type]
+    if deciding is None:
+        return QuantileCheck(
+            metric, quantile, op, limit, confidence, Verdict.INCONCLUSIVE,
+            f"{label}: not enough samples for a {conf} bound ({n}; at least {needed} needed; "
+            f"sample value {raw:.6g})", needed=needed, **common,  # type: ignore[arg-type]
+        )
+    return QuantileCheck(
+        metric, quantile, op, limit, confidence, Verdict.INCONCLUSIVE,
+        f"{label}: the {conf} bounds [{_fmtb(lower)}, {_fmtb(upper)}] contain the limit; "
+        f"take more samples (sample value {raw:.6g}, n={n})", **common,  # type: ignore[arg-type]
+    )
+
+
+def _fmtb(v: float | None) -> str:
+    return "-" if v is None else f"{v:.6g}"

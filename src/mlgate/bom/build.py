@@ -1,15 +1,17 @@
-"""Build a CycloneDX 1.6 ML-BOM of a model folder.
+"""Build a CycloneDX 1.6 ML-BOM of a model folder, as JSON or XML.
 
 cyclonedx-python-lib builds everything it knows (metadata, components, hashes, licenses, purls,
 external references, properties, dependencies). The library has no ``modelCard`` (for
-``machine-learning-model``) and no ``data`` field (for ``data`` components), so
-``_add_ml_fields`` adds those to the serialized JSON in this one place; the whole document is
-then validated with the library's strict JSON validator, which carries the official 1.6
-schema. An invalid document is never written (ToolError).
+``machine-learning-model``) and no ``data`` field (for ``data`` components): mlgate computes
+those once (``_ml_fields``) and ``mlgate.bom.mlfields`` writes them into the library's JSON or
+XML in one place. The whole document is then validated with the library's validators (JSON:
+the official 1.6 JSON schema; XML: the official 1.6 XSD). An invalid document is never written
+(ToolError).
 
 Determinism: files are sorted by path, the timestamp comes from ``SOURCE_DATE_EPOCH`` when set,
-and the serial number is a UUID derived from the document's content, so the same model with the
-same ``SOURCE_DATE_EPOCH`` gives byte-identical BOMs.
+and the serial number is a UUID derived from the document's content (the XML carries the serial
+number of the JSON of the same inputs), so the same model with the same ``SOURCE_DATE_EPOCH``
+gives byte-identical BOMs.
 """
 
 from __future__ import annotations
