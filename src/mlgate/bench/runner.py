@@ -41,6 +41,9 @@ Benchmark = Sequence[str] | Callable[[], Mapping[str, Any]]
 class MetricMeta:
     unit: str = ""
     better: str | None = None  # "lower" | "higher" | None (unknown)
+    stderr: float | None = None  # a reported standard error (one-value quality metrics)
+    paired: bool = False  # per-example scores: sample i is example i on every run
+    note: str = ""
 
 
 @dataclass(frozen=True)
@@ -95,7 +98,11 @@ class RunSet:
         for r in self.runs:
             for name, m in r.meta.items():
                 prev = out.get(name, MetricMeta())
-                out[name] = MetricMeta(unit=prev.unit or m.unit, better=prev.better or m.better)
+                out[name] = MetricMeta(
+                    unit=prev.unit or m.unit, better=prev.better or m.better,
+                    stderr=m.stderr if m.stderr is not None else prev.stderr,
+                    paired=prev.paired or m.paired, note=prev.note or m.note,
+                )
         return out
 
 
@@ -108,7 +115,7 @@ def parse_metrics(data: Any) -> tuple[dict[str, tuple[float, ...]], dict[str, Me
     for name, raw in data.items():
         if not isinstance(name, str) or not name or len(name) > 200:
             raise InputError(f"bad metric name {name!r}")
-        unit, better = "", None
+        unit, better, stderr, paired = "", None, None, False
         value = raw
         if isinstance(raw, Mapping):
             if "value" not in raw:
@@ -120,6 +127,15 @@ def parse_metrics(data: Any) -> tuple[dict[str, tuple[float, ...]], dict[str, Me
                 if b not in ("lower", "higher"):
                     raise InputError(f"metric {name!r}: better must be 'lower' or 'higher', not {b!r}")
                 better = str(b)
+            se = raw.get("stderr")
+            if se is not None:
+                if isinstance(se, bool) or not isinstance(se, (int, float)) or not math.isfinite(se):
+                    raise InputError(f"metric {name!r}: stderr {se!r} is not a finite number")
+                stderr = float(se)
+            pr = raw.get("paired", False)
+            if not isinstance(pr, bool):
+                raise InputError(f"metric {name!r}: paired must be true or false")
+            paired = pr
         values = value if isinstance(value, list) else [value]
         if not values:
             raise InputError(f"metric {name!r}: empty list of samples")
@@ -134,7 +150,7 @@ def parse_metrics(data: Any) -> tuple[dict[str, tuple[float, ...]], dict[str, Me
                 raise InputError(f"metric {name!r}: {v!r} is not a finite number")
             floats.append(f)
         metrics[name] = tuple(floats)
-        meta[name] = MetricMeta(unit=unit, better=better)
+        meta[name] = MetricMeta(unit=unit, better=better, stderr=stderr, paired=paired)
     if not metrics:
         raise InputError("metrics object is empty")
     return metrics, meta

@@ -21,7 +21,7 @@ import json
 import os
 import re
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -29,6 +29,8 @@ from pathlib import Path
 from typing import Any
 
 from mlgate import __version__
+from mlgate.bom.mlfields import MlFields, add_to_json, add_to_xml
+from mlgate.bom.mlflow import MlflowModel, MlflowRef, load_mlmodel, mlflow_purl
 from mlgate.bom.modelcard import ModelCard, load_model_card
 from mlgate.core.artifacts import read_head, sha256_file, sniff, walk
 from mlgate.core.errors import ToolError, UsageError
@@ -37,6 +39,9 @@ from mlgate.core.findings import FileRecord
 SPEC_VERSION = "1.6"
 MAX_CONFIG_BYTES = 1 << 20
 MAX_REQUIREMENTS_BYTES = 1 << 20
+MAX_PYPROJECT_BYTES = 1 << 20
+JSON_FORMATS = ("cyclonedx-json", "json")
+XML_FORMATS = ("cyclonedx-xml", "xml")
 
 # pipeline_tag -> (input format, output format) for modelParameters.inputs/outputs
 _IO: dict[str, tuple[str, str]] = {
@@ -134,14 +139,85 @@ def read_requirements(folder: Path) -> list[Requirement]:
             line = line.strip()
             if not line or line.startswith(("#", "-")) or "://" in line:
                 continue
-            m = _REQ.match(line)
-            if not m:
-                continue
-            name = re.sub(r"[-_.]+", "-", m.group(1)).lower()
-            spec = m.group(3).strip()
-            pinned = re.fullmatch(r"===?\s*([A-Za-z0-9.+!_-]+)", spec)
-            out.setdefault(name, Requirement(name, spec, pinned.group(1) if pinned else None))
+            req = parse_requirement(line)
+            if req is not None:
+                out.setdefault(req.name, req)
     return [out[k] for k in sorted(out)]
+
+
+def parse_requirement(text: str) -> Requirement | None:
+    """One PEP 508 requirement (``name[extras] spec ; marker``), or None. A direct reference
+    (``name @ URL``) keeps no URL: it may carry credentials (``https://token@host``)."""
+    m = _REQ.match(text)
+    if not m:
+        return None
+    name = re.sub(r"[-_.]+", "-", m.group(1)).lower()
+    spec = m.group(3).strip()
+    if spec.startswith("@"):
+        return Requirement(name, "(direct reference)", None)
+    pinned = re.fullmatch(r"===?\s*([A-Za-z0-9.+!_-]+)", spec)
+    return Requirement(name, spec[:200], pinned.group(1) if pinned else None)
+
+
+def _toml_loads() -> Callable[[str], Any] | None:
+    """``tomllib.loads`` (Python 3.11+), else ``tomli.loads`` if installed, else None."""
+    try:
+        import tomllib
+
+        return tomllib.loads
+    except ImportError:  # Python 3.10
+        pass
+    try:
+        import tomli  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        return None
+    loads: Callable[[str], Any] = tomli.loads
+    return loads
+
+
+@dataclass(frozen=True)
+class PyprojectDeps:
+    """``[project] dependencies`` of ``pyproject.toml``. ``status``: ``missing``, ``ok``,
+    ``invalid`` or ``skipped`` (``note`` says why; never an empty "ok" for an unread file)."""
+
+    status: str
+    requirements: tuple[Requirement, ...] = ()
+    note: str = ""
+
+
+def read_pyproject(folder: Path) -> PyprojectDeps:
+    path = folder / "pyproject.toml"
+    if not folder.is_dir() or not (path.is_file() or path.is_symlink()):
+        return PyprojectDeps("missing")
+    if path.is_symlink():
+        return PyprojectDeps("invalid", note="pyproject.toml is a symlink (not followed)")
+    loads = _toml_loads()
+    if loads is None:
+        return PyprojectDeps("skipped", note="reading pyproject.toml needs Python 3.11+ "
+                             "(tomllib) or the tomli package")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        return PyprojectDeps("invalid", note=f"cannot read pyproject.toml: {exc.strerror}")
+    if len(data) > MAX_PYPROJECT_BYTES:
+        return PyprojectDeps("invalid", note=f"pyproject.toml is larger than "
+                             f"{MAX_PYPROJECT_BYTES} bytes")
+    try:
+        doc = loads(data.decode("utf-8"))
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:  # TOMLDecodeError is one
+        return PyprojectDeps("invalid", note=f"pyproject.toml is not valid TOML: {exc}"[:300])
+    project = doc.get("project") if isinstance(doc, dict) else None
+    deps = project.get("dependencies") if isinstance(project, dict) else None
+    if deps is None:
+        return PyprojectDeps("ok", note="no [project] dependencies")
+    if not isinstance(deps, list):
+        return PyprojectDeps("invalid", note="[project] dependencies is not a list")
+    out: dict[str, Requirement] = {}
+    for item in deps[:1000]:
+        req = parse_requirement(item) if isinstance(item, str) else None
+        if req is not None:
+            out.setdefault(req.name, req)
+    return PyprojectDeps("ok", tuple(out[k] for k in sorted(out)))
 
 
 def read_config(folder: Path) -> dict[str, Any]:
@@ -160,10 +236,14 @@ def read_config(folder: Path) -> dict[str, Any]:
 
 
 def hash_folder(path: Path, *, workers: int | None = None) -> list[FileRecord]:
-    """A FileRecord with sha256 for every entry of ``path`` (files hashed in parallel threads:
-    hashlib releases the GIL on large buffers, so both cores of a CI runner are used)."""
+    """A FileRecord with sha256 for every entry of ``path``, sorted by path.
+
+    Files are hashed in parallel threads (file reads and ``hashlib`` updates on 1 MiB buffers
+    release the GIL, so every core of a CI runner works), largest file first so that one big
+    shard started last does not leave the other cores idle. One file's SHA-256 is inherently
+    sequential: a folder that is a single huge file hashes at one core's speed."""
     arts = walk(path)
-    n = workers or min(4, os.cpu_count() or 1)
+    n = workers or max(1, min(8, os.cpu_count() or 1))
 
     def one(art: Any) -> FileRecord:
         if not art.readable:
@@ -176,8 +256,12 @@ def hash_folder(path: Path, *, workers: int | None = None) -> list[FileRecord]:
             return FileRecord(art.rel, art.size, None, "unknown", error=str(exc))
         return FileRecord(art.rel, size, digest, fmt)
 
+    if n == 1 or len(arts) < 2:
+        return [one(a) for a in arts]
+    order = sorted(range(len(arts)), key=lambda i: -arts[i].size)
     with ThreadPoolExecutor(max_workers=n) as pool:
-        return list(pool.map(one, arts))
+        done = dict(zip(order, pool.map(one, [arts[i] for i in order]), strict=True))
+    return [done[i] for i in range(len(arts))]
 
 
 def hf_purl(repo_id: str, revision: str | None) -> str:
