@@ -42,11 +42,9 @@ MALICIOUS = [c for c in CASES if c.malicious]
 BENIGN = [c for c in CASES if not c.malicious]
 
 # Known product gaps, reported to the scan owners; strict, so each flips to a failure when fixed.
-KNOWN_GAPS = {
-    "torch_zip_flag_bits": "archives.py reports the member as encrypted (MLG-SCAN-014, medium) "
-    "but does not analyse it, although it is stored in clear and readers that ignore the flag "
-    "unpickle it",
-}
+# techniques the scanner is known to miss (strict xfail: fixing one makes its test fail until
+# the entry is removed here); empty: every corpus technique is caught
+KNOWN_GAPS: dict[str, str] = {}
 
 
 def _params(cases: list[Case]) -> list[object]:

@@ -284,22 +284,64 @@ def build_bom(
     revision: str | None = None,
     environ: Mapping[str, str] | None = None,
     include_env: bool = False,
+    mlflow: MlflowRef | None = None,
+    fmt: str = "cyclonedx-json",
 ) -> str:
-    """CycloneDX 1.6 JSON of the model at ``path`` (validated; ToolError if not valid)."""
-    doc = build_bom_dict(path, file_records=file_records, version=version, hf_repo=hf_repo,
-                         revision=revision, environ=environ, include_env=include_env)
-    text = json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
-    validate_bom_json(text)
+    """CycloneDX 1.6 of the model at ``path`` as JSON (``fmt`` ``cyclonedx-json``/``json``)
+    or XML (``cyclonedx-xml``), validated against the official schema (ToolError if not)."""
+    fmt = fmt.lower()
+    if fmt not in JSON_FORMATS + XML_FORMATS:
+        raise UsageError(f"unknown BOM format {fmt!r}",
+                         hint="use cyclonedx-json (alias json) or cyclonedx-xml")
+    bom, fields = _assemble(path, file_records=file_records, version=version, hf_repo=hf_repo,
+                            revision=revision, environ=environ, include_env=include_env,
+                            mlflow=mlflow)
+    doc = _json_doc(bom, fields)
+    if fmt in JSON_FORMATS:
+        text = json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+        validate_bom_json(text)
+        return text
+    from cyclonedx.output import make_outputter
+    from cyclonedx.schema import OutputFormat, SchemaVersion
+
+    raw = make_outputter(bom, OutputFormat.XML, SchemaVersion.V1_6).output_as_string()
+    text = add_to_xml(raw, fields, serial_number=doc["serialNumber"], first_ref="model")
+    validate_bom_xml(text)
     return text
 
 
 def validate_bom_json(text: str) -> None:
+    """Raise ToolError unless ``text`` is valid CycloneDX 1.6 JSON (the library's strict
+    validator, which carries the official 1.6 JSON schema)."""
+    from cyclonedx.exception import MissingOptionalDependencyException
     from cyclonedx.schema import SchemaVersion
     from cyclonedx.validation.json import JsonStrictValidator
 
-    error = JsonStrictValidator(SchemaVersion.V1_6).validate_str(text)
+    try:
+        error = JsonStrictValidator(SchemaVersion.V1_6).validate_str(text)
+    except MissingOptionalDependencyException as exc:
+        raise ToolError("cannot validate the BOM: jsonschema is not installed",
+                        hint="pip install 'cyclonedx-python-lib[validation]'") from exc
     if error is not None:
         raise ToolError(f"the generated BOM is not valid CycloneDX 1.6: {error}",
+                        hint="this is a bug in mlgate; please report it with --debug output")
+
+
+def validate_bom_xml(text: str) -> None:
+    """Raise ToolError unless ``text`` is valid CycloneDX 1.6 XML (the library's validator
+    with the official 1.6 XSD; it needs lxml)."""
+    from cyclonedx.exception import MissingOptionalDependencyException
+    from cyclonedx.schema import OutputFormat, SchemaVersion
+    from cyclonedx.validation import make_schemabased_validator
+
+    try:
+        error = make_schemabased_validator(OutputFormat.XML, SchemaVersion.V1_6).validate_str(text)
+    except MissingOptionalDependencyException as exc:
+        raise ToolError("cannot validate the XML BOM: lxml is not installed",
+                        hint="pip install 'cyclonedx-python-lib[validation]' "
+                        "(or use --format cyclonedx-json)") from exc
+    if error is not None:
+        raise ToolError(f"the generated XML BOM is not valid CycloneDX 1.6: {error}",
                         hint="this is a bug in mlgate; please report it with --debug output")
 
 
@@ -322,7 +364,49 @@ def build_bom_dict(
     revision: str | None = None,
     environ: Mapping[str, str] | None = None,
     include_env: bool = False,
+    mlflow: MlflowRef | None = None,
 ) -> dict[str, Any]:
+    """The BOM as a JSON object (not validated; ``build_bom`` validates)."""
+    bom, fields = _assemble(path, file_records=file_records, version=version, hf_repo=hf_repo,
+                            revision=revision, environ=environ, include_env=include_env,
+                            mlflow=mlflow)
+    return _json_doc(bom, fields)
+
+
+def _json_doc(bom: Any, fields: MlFields) -> dict[str, Any]:
+    from cyclonedx.output import make_outputter
+    from cyclonedx.schema import OutputFormat, SchemaVersion
+
+    outputter = make_outputter(bom, OutputFormat.JSON, SchemaVersion.V1_6)
+    doc: dict[str, Any] = json.loads(outputter.output_as_string())
+    add_to_json(doc, fields)
+    # serial number: derived from the content (timestamp included), so a rebuild of the same
+    # model at the same SOURCE_DATE_EPOCH is byte-identical
+    doc.pop("serialNumber", None)
+    digest = hashlib.sha256(json.dumps(doc, sort_keys=True).encode("utf-8")).digest()
+    doc["serialNumber"] = f"urn:uuid:{uuid.UUID(bytes=digest[:16], version=5)}"
+    # conventional order: header, metadata, the model first, then files, data, libraries
+    doc["components"] = sorted(doc.get("components", []),
+                               key=lambda c: (c.get("bom-ref") != "model",))
+    order = ("$schema", "bomFormat", "specVersion", "serialNumber", "version", "metadata",
+             "components", "dependencies")
+    out = {k: doc[k] for k in order if k in doc}
+    out.update({k: v for k, v in doc.items() if k not in out})
+    return out
+
+
+def _assemble(
+    path: Path,
+    *,
+    file_records: Sequence[FileRecord] | None,
+    version: str | None,
+    hf_repo: str | None,
+    revision: str | None,
+    environ: Mapping[str, str] | None,
+    include_env: bool,
+    mlflow: MlflowRef | None,
+) -> tuple[Any, MlFields]:
+    """The library's Bom object and the ML fields it cannot hold."""
     from cyclonedx.contrib.license.factories import LicenseFactory
     from cyclonedx.model import (
         ExternalReference,
@@ -335,16 +419,19 @@ def build_bom_dict(
     from cyclonedx.model.bom import Bom, BomMetaData
     from cyclonedx.model.component import Component, ComponentType
     from cyclonedx.model.tool import ToolRepository
-    from cyclonedx.output import make_outputter
-    from cyclonedx.schema import OutputFormat, SchemaVersion
     from packageurl import PackageURL
 
     env = os.environ if environ is None else environ
     if not path.exists() and not path.is_symlink():
         raise UsageError(f"no such file or folder: {path}")
+    if hf_repo and mlflow:
+        raise UsageError("a model comes either from the Hub or from an MLflow registry",
+                         hint="pass --hf-repo or --mlflow-model, not both")
     folder = path if path.is_dir() else path.parent
     card = load_model_card(folder)
     config = read_config(folder)
+    mlmodel = load_mlmodel(folder)
+    pyproject = read_pyproject(folder)
     records = sorted(file_records if file_records is not None else hash_folder(path),
                      key=lambda r: r.path)
     prov = provenance_from_env(env)
@@ -367,12 +454,17 @@ def build_bom_dict(
             return [lf.make_with_name(expr, url=url)]
         return [lf.make_from_string(expr)]
 
-    name = hf_repo or card.model_name or (path.name if path.is_dir() else path.stem)
-    if hf_repo:
-        purl = PackageURL.from_string(hf_purl(hf_repo, revision))
+    if mlflow:
+        name = mlflow.name.strip()
+        version = version or mlflow.version.strip()
+        purl = PackageURL.from_string(mlflow_purl(mlflow, mlmodel))
     else:
-        purl = PackageURL(type="generic", name=re.sub(r"[^A-Za-z0-9._-]", "-", name) or "model",
-                          version=version)
+        name = hf_repo or card.model_name or (path.name if path.is_dir() else path.stem)
+        if hf_repo:
+            purl = PackageURL.from_string(hf_purl(hf_repo, revision))
+        else:
+            purl = PackageURL(type="generic", version=version,
+                              name=re.sub(r"[^A-Za-z0-9._-]", "-", name) or "model")
     ext_refs = []
     if hf_repo:
         ext_refs.append(ExternalReference(type=ExternalReferenceType.DISTRIBUTION,
@@ -390,6 +482,10 @@ def build_bom_dict(
         model_props.append(Property(name="mlgate:base-model", value=base))
     if card.library_name:
         model_props.append(Property(name="mlgate:library-name", value=card.library_name))
+    model_props += [Property(name=k, value=v) for k, v in _mlflow_properties(mlmodel)]
+    if pyproject.status != "missing":
+        status = pyproject.status + (f": {pyproject.note}" if pyproject.note else "")
+        model_props.append(Property(name="mlgate:pyproject:status", value=status))
     model_licenses = list(card.licenses)
     if model_licenses and card.license_name and model_licenses == ["other"]:
         model_licenses = [card.license_name]
@@ -421,18 +517,21 @@ def build_bom_dict(
         )
         components.append(comp)
         depends.append(comp)
+    data: dict[str, list[dict[str, Any]]] = {}
     for ds in card.datasets:
+        ref = f"dataset:{ds}"
         comp = Component(
             type=ComponentType.DATA,
             name=ds,
-            bom_ref=f"dataset:{ds}",
+            bom_ref=ref,
             external_references=[ExternalReference(
                 type=ExternalReferenceType.DISTRIBUTION,
                 url=XsUri(f"https://huggingface.co/datasets/{ds}"))] if "/" in ds else [],
         )
+        data[ref] = [{"type": "dataset", "name": ds}]
         components.append(comp)
         depends.append(comp)
-    libs = _libraries(folder, card, config, include_env)
+    libs = _libraries(folder, card, config, mlmodel, pyproject, include_env)
     for lib_name, lib_version, spec, lic in libs:
         props = [Property(name="mlgate:requirement", value=spec)] if spec else []
         comp = Component(
@@ -456,30 +555,38 @@ def build_bom_dict(
     )
     bom = Bom(components=components, metadata=metadata, serial_number=uuid.UUID(int=0))
     bom.register_dependency(model, depends)
-    outputter = make_outputter(bom, OutputFormat.JSON, SchemaVersion.V1_6)
-    doc: dict[str, Any] = json.loads(outputter.output_as_string())
-    _add_ml_fields(doc, card, config)
-    # serial number: derived from the content (timestamp included), so a rebuild of the same
-    # model at the same SOURCE_DATE_EPOCH is byte-identical
-    doc.pop("serialNumber", None)
-    digest = hashlib.sha256(json.dumps(doc, sort_keys=True).encode("utf-8")).digest()
-    doc["serialNumber"] = f"urn:uuid:{uuid.UUID(bytes=digest[:16], version=5)}"
-    # conventional order: header, metadata, the model first, then files, data, libraries
-    doc["components"] = sorted(doc.get("components", []),
-                               key=lambda c: (c.get("bom-ref") != "model",))
-    order = ("$schema", "bomFormat", "specVersion", "serialNumber", "version", "metadata",
-             "components", "dependencies")
-    out = {k: doc[k] for k in order if k in doc}
-    out.update({k: v for k, v in doc.items() if k not in out})
+    return bom, MlFields("model", _model_card(card, config, mlmodel), data)
+
+
+def _mlflow_properties(mlmodel: MlflowModel) -> list[tuple[str, str]]:
+    if mlmodel.status == "missing":
+        return []
+    out = [("mlgate:mlflow:status", mlmodel.status)]
+    if mlmodel.error:
+        out.append(("mlgate:mlflow:error", mlmodel.error))
+    for key, value in (("flavors", ",".join(mlmodel.flavors)), ("run-id", mlmodel.run_id),
+                       ("model-uuid", mlmodel.model_uuid),
+                       ("utc-time-created", mlmodel.utc_time_created),
+                       ("mlflow-version", mlmodel.mlflow_version),
+                       ("python-version", mlmodel.python_version)):
+        if value:
+            out.append((f"mlgate:mlflow:{key}", value))
     return out
 
 
-def _libraries(folder: Path, card: ModelCard, config: Mapping[str, Any],
-               include_env: bool) -> list[tuple[str, str | None, str, str | None]]:
+def _libraries(folder: Path, card: ModelCard, config: Mapping[str, Any], mlmodel: MlflowModel,
+               pyproject: PyprojectDeps, include_env: bool,
+               ) -> list[tuple[str, str | None, str, str | None]]:
     """(name, exact version or None, requirement text, license expression or None)."""
     found: dict[str, tuple[str, str | None, str, str | None]] = {}
-    for req in read_requirements(folder):
-        found[req.name] = (req.name, req.version, req.specifier, None)
+    for req in [*read_requirements(folder), *pyproject.requirements]:
+        if req.name not in found:
+            found[req.name] = (req.name, req.version, req.specifier, None)
+    for pkg, pkg_version in mlmodel.frameworks:  # the versions the model was saved with
+        prev = found.get(pkg)
+        if prev is None or (prev[1] is None and pkg_version):
+            found[pkg] = (pkg, pkg_version or (prev[1] if prev else None),
+                          prev[2] if prev else (f"=={pkg_version}" if pkg_version else ""), None)
     lib = re.sub(r"[-_.]+", "-", card.library_name).lower() if card.library_name else ""
     tv = config.get("transformers_version")
     if isinstance(tv, str) and re.fullmatch(r"[0-9][0-9A-Za-z.+!-]*", tv):
@@ -502,19 +609,9 @@ def _libraries(folder: Path, card: ModelCard, config: Mapping[str, Any],
     return [found[k] for k in sorted(found)]
 
 
-def _add_ml_fields(doc: dict[str, Any], card: ModelCard, config: Mapping[str, Any]) -> None:
-    """The 1.6 fields cyclonedx-python-lib lacks: ``modelCard`` on the model component and
-    ``data`` on dataset components. Everything else comes from the library."""
-    for comp in doc.get("components", []):
-        if comp.get("bom-ref") == "model":
-            mc = _model_card(card, config)
-            if mc:
-                comp["modelCard"] = mc
-        elif comp.get("type") == "data":
-            comp["data"] = [{"type": "dataset", "name": comp["name"]}]
-
-
-def _model_card(card: ModelCard, config: Mapping[str, Any]) -> dict[str, Any]:
+def _model_card(card: ModelCard, config: Mapping[str, Any],
+                mlmodel: MlflowModel) -> dict[str, Any]:
+    """``modelCard`` in its JSON shape, keys in the order of the 1.6 XSD sequence."""
     params: dict[str, Any] = {}
     if card.pipeline_tag:
         params["task"] = card.pipeline_tag
@@ -527,8 +624,13 @@ def _model_card(card: ModelCard, config: Mapping[str, Any]) -> dict[str, Any]:
     if card.datasets:
         params["datasets"] = [{"ref": f"dataset:{d}"} for d in card.datasets]
     io = _IO.get(card.pipeline_tag)
-    if io:
+    if mlmodel.inputs:  # the saved signature is more exact than a guess from the task
+        params["inputs"] = [{"format": f} for f in mlmodel.inputs]
+    elif io:
         params["inputs"] = [{"format": io[0]}]
+    if mlmodel.outputs:
+        params["outputs"] = [{"format": f} for f in mlmodel.outputs]
+    elif io:
         params["outputs"] = [{"format": io[1]}]
     out: dict[str, Any] = {}
     if params:
@@ -545,4 +647,3 @@ def _model_card(card: ModelCard, config: Mapping[str, Any]) -> dict[str, Any]:
     if card.limitations:
         out["considerations"] = {"technicalLimitations": [card.limitations]}
     return out
-

@@ -77,7 +77,7 @@ def add_to_json(doc: dict[str, Any], fields: MlFields) -> None:
         ref = comp.get("bom-ref")
         if ref == fields.model_ref and fields.model_card:
             comp["modelCard"] = _plain(fields.model_card)
-        if ref in fields.data and fields.data[ref]:
+        if fields.data.get(ref):
             comp["data"] = _plain(list(fields.data[ref]))
 
 

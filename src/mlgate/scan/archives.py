@@ -246,7 +246,12 @@ class ZipHandler:
                 f"compression method {info.compress_type} in the central directory, {method} in "
                 "the local header", loc))
         if info.flag_bits & 0x1 or flags & 0x1:
-            return [*out, R.ENCRYPTED_MEMBER.finding(f"{info.filename!r} is encrypted", loc)]
+            out.append(R.ENCRYPTED_MEMBER.finding(f"{info.filename!r} is encrypted", loc))
+            if info.compress_type == zipfile.ZIP_STORED:
+                # readers that ignore the flag bit take the stored bytes as they are: analyse them
+                window = io.BufferedReader(_Window(stream, data_offset, info.compress_size), READ_CHUNK)
+                out += _nested(window, info.compress_size, info.filename, ctx)
+            return out
         if info.compress_type not in _SUPPORTED_METHODS:
             return [*out, R.UNSUPPORTED_COMPRESSION.finding(
                 f"{info.filename!r} uses compression method {info.compress_type}", loc)]
