@@ -250,9 +250,17 @@ def test_bin_that_is_a_torch_zip_is_fine(tmp_path: Path) -> None:
 
 
 def test_unknown_format_model_file(tmp_path: Path) -> None:
-    (tmp_path / "model.onnx").write_bytes(b"\xff\x00\x13garbage" * 10)
+    (tmp_path / "model.mlmodel").write_bytes(b"\xff\x00\x13garbage" * 10)
     report = run(tmp_path)
     assert rules(report) == {"MLG-SCAN-008"}
+
+
+def test_garbage_under_a_data_only_name_goes_to_that_formats_parser(tmp_path: Path) -> None:
+    (tmp_path / "model.onnx").write_bytes(b"\xff\x00\x13garbage" * 10)
+    (tmp_path / "model.safetensors").write_bytes((1 << 40).to_bytes(8, "little") + b'{"a": ')
+    report = run(tmp_path)
+    by_file = {f.location.path: f.rule_id for f in report.findings if f.location}
+    assert by_file == {"model.onnx": "MLG-SCAN-123", "model.safetensors": "MLG-SCAN-100"}
 
 
 def test_unknown_bytes_under_a_pickle_name_fail_closed(tmp_path: Path) -> None:

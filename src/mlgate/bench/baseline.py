@@ -35,9 +35,20 @@ class MetricSamples:
     samples: tuple[float, ...]
     unit: str = ""
     better: str | None = None
+    stderr: float | None = None
+    paired: bool = False
+    note: str = ""
 
     def to_json(self) -> dict[str, Any]:
-        return {"unit": self.unit, "better": self.better, "samples": list(self.samples)}
+        out: dict[str, Any] = {"unit": self.unit, "better": self.better,
+                               "samples": list(self.samples)}
+        if self.stderr is not None:
+            out["stderr"] = self.stderr
+        if self.paired:
+            out["paired"] = True
+        if self.note:
+            out["note"] = self.note
+        return out
 
 
 @dataclass(frozen=True)
@@ -83,7 +94,12 @@ class BenchResults:
                 better = m.get("better")
                 if better not in (None, "lower", "higher"):
                     raise ValueError(f"metric {name!r}: better={better!r}")
-                metrics[str(name)] = MetricSamples(samples, str(m.get("unit") or ""), better)
+                se = m.get("stderr")
+                metrics[str(name)] = MetricSamples(
+                    samples, str(m.get("unit") or ""), better,
+                    stderr=None if se is None else float(se), paired=bool(m.get("paired", False)),
+                    note=str(m.get("note") or ""),
+                )
             runs = tuple(r for r in data.get("runs") or [] if isinstance(r, Mapping))
             return cls(
                 name=str(data["name"]),
@@ -113,7 +129,9 @@ def results_from_runs(
     for metric, samples in runset.samples().items():
         m = meta.get(metric, MetricMeta())
         unit = (units or {}).get(metric) or m.unit
-        metrics[metric] = MetricSamples(tuple(samples), unit, directions.get(metric) or m.better)
+        metrics[metric] = MetricSamples(tuple(samples), unit, directions.get(metric) or m.better,
+                                        stderr=m.stderr if len(samples) == 1 else None,
+                                        paired=m.paired, note=m.note)
     return BenchResults(
         name=name,
         metrics=metrics,
@@ -165,15 +183,58 @@ def load_baseline(location: Path, name: str, fingerprint: str) -> BenchResults |
     return None
 
 
+def _github_default_branch(environ: Mapping[str, str]) -> str | None:
+    """``repository.default_branch`` from the event payload GitHub writes for the job."""
+    path = environ.get("GITHUB_EVENT_PATH")
+    if not path:
+        return None
+    try:
+        with open(path, "rb") as fh:
+            payload = json.loads(fh.read(8 * 1024 * 1024).decode("utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return None
+    repo = payload.get("repository") if isinstance(payload, Mapping) else None
+    branch = repo.get("default_branch") if isinstance(repo, Mapping) else None
+    return branch if isinstance(branch, str) and branch else None
+
+
 def untrusted_context(environ: Mapping[str, str]) -> str | None:
-    """Why this CI run must not write a baseline (a pull/merge request), or None."""
-    event = environ.get("GITHUB_EVENT_NAME", "")
-    if event.startswith("pull_request"):
-        return f"GitHub event {event!r}"
-    if environ.get("CI_MERGE_REQUEST_IID"):
-        return f"GitLab merge request !{environ['CI_MERGE_REQUEST_IID']}"
-    if environ.get("CI_PIPELINE_SOURCE") in ("merge_request_event", "external_pull_request_event"):
-        return f"GitLab pipeline source {environ['CI_PIPELINE_SOURCE']!r}"
+    """Why this run must not write a baseline, or None when it may.
+
+    GitHub Actions: never on ``pull_request*`` events; otherwise ``GITHUB_REF`` must be the
+    default branch named in the event payload (``$GITHUB_EVENT_PATH``). GitLab CI: never in a
+    merge-request pipeline; otherwise ``CI_COMMIT_BRANCH`` must equal ``CI_DEFAULT_BRANCH``.
+    Another CI (``CI=true``): refused, because the branch cannot be verified. Outside CI (a
+    developer's machine) the write is allowed."""
+    if environ.get("GITHUB_ACTIONS") == "true" or environ.get("GITHUB_EVENT_NAME"):
+        event = environ.get("GITHUB_EVENT_NAME", "")
+        if event.startswith("pull_request"):
+            return f"GitHub event {event!r}"
+        default = _github_default_branch(environ)
+        if default is None:
+            return ("GitHub: cannot tell the default branch (no repository.default_branch in "
+                    "the event payload at $GITHUB_EVENT_PATH)")
+        ref = environ.get("GITHUB_REF", "")
+        if ref != f"refs/heads/{default}":
+            return f"GitHub ref {ref or '(unset)'!r} is not the default branch {default!r}"
+        return None
+    gitlab = environ.get("GITLAB_CI") == "true" or any(
+        environ.get(k) for k in ("CI_MERGE_REQUEST_IID", "CI_PIPELINE_SOURCE", "CI_DEFAULT_BRANCH"))
+    if gitlab:
+        if environ.get("CI_MERGE_REQUEST_IID"):
+            return f"GitLab merge request !{environ['CI_MERGE_REQUEST_IID']}"
+        source = environ.get("CI_PIPELINE_SOURCE", "")
+        if source in ("merge_request_event", "external_pull_request_event"):
+            return f"GitLab pipeline source {source!r}"
+        branch, default = environ.get("CI_COMMIT_BRANCH", ""), environ.get("CI_DEFAULT_BRANCH", "")
+        if not default:
+            return "GitLab: CI_DEFAULT_BRANCH is not set, cannot tell the default branch"
+        if branch != default:
+            return (f"GitLab ref {branch or environ.get('CI_COMMIT_REF_NAME') or '(no branch)'!r} "
+                    f"is not the default branch {default!r}")
+        return None
+    if environ.get("CI", "").lower() in ("true", "1", "yes"):
+        return "an unrecognised CI system (CI=true): cannot verify the run is on the default branch"
     return None
 
 
@@ -185,7 +246,8 @@ def save_baseline(
     if why is not None:
         raise UsageError(
             f"refusing to update the baseline from an untrusted run ({why})",
-            hint="update baselines only from the default branch (a push or scheduled pipeline)",
+            hint="update baselines only from trusted runs on the default branch (a push or "
+            "scheduled pipeline on it), never from pull or merge requests",
         )
     if results.failed_runs:
         raise UsageError(

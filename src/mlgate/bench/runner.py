@@ -56,9 +56,11 @@ class RunResult:
     metrics: Mapping[str, tuple[float, ...]] = field(default_factory=dict)
     meta: Mapping[str, MetricMeta] = field(default_factory=dict)
     error: str = ""
+    role: str = ""  # "baseline" / "candidate" in an A/B job
 
     def to_json(self) -> dict[str, Any]:
         return {
+            **({"role": self.role} if self.role else {}),
             "index": self.index,
             "warmup": self.warmup,
             "status": self.status,
@@ -196,7 +198,13 @@ def run_command_once(
     timeout_s: float,
     env: Mapping[str, str] | None = None,
     cwd: Path | None = None,
+    source: tuple[str, Path] | None = None,
 ) -> RunResult:
+    """One run. ``source`` (kind, file): read the metrics from that file in that format (see
+    ``mlgate.bench.sources``); the file is removed before the run so a stale one is never read."""
+    if source is not None:
+        with contextlib.suppress(FileNotFoundError):
+            source[1].unlink()
     with tempfile.TemporaryDirectory(prefix="mlgate-bench-") as tmp:
         tmpdir = Path(tmp)
         out_file = tmpdir / "metrics.json"
@@ -232,16 +240,24 @@ def run_command_once(
                 index, warmup, "failed", duration, rc,
                 error=f"exit status {rc}" + (f": {last[:300]}" if last else ""),
             )
-        source = ""
+        if source is not None:
+            from mlgate.bench.sources import read_source
+
+            try:
+                metrics, meta = read_source(*source)
+            except InputError as exc:
+                return RunResult(index, warmup, "no-metrics", duration, rc, error=exc.message)
+            return RunResult(index, warmup, "ok", duration, rc, metrics, meta)
+        where = ""
         data: Any = None
         try:
             if out_file.is_file() and not out_file.is_symlink():
                 if out_file.stat().st_size > MAX_METRICS_FILE:
                     raise InputError(f"metrics file larger than {MAX_METRICS_FILE} bytes")
-                source = f"${OUTPUT_ENV}"
+                where = f"${OUTPUT_ENV}"
                 data = json.loads(out_file.read_text(encoding="utf-8"))
             else:
-                source = "stdout"
+                where = "stdout"
                 data = last_json_line(_tail(stdout_path, STDOUT_TAIL))
                 if data is None:
                     return RunResult(
@@ -253,7 +269,7 @@ def run_command_once(
         except (ValueError, UnicodeDecodeError, InputError) as exc:
             return RunResult(
                 index, warmup, "no-metrics", duration, rc,
-                error=f"malformed metrics from {source}: {exc}",
+                error=f"malformed metrics from {where}: {exc}",
             )
         return RunResult(index, warmup, "ok", duration, rc, metrics, meta)
 
@@ -286,10 +302,16 @@ def run_benchmark(
     env: Mapping[str, str] | None = None,
     cwd: Path | None = None,
     on_run: Callable[[RunResult], None] | None = None,
+    source: tuple[str, Path] | None = None,
+    max_runs: int | None = None,
+    keep_going: Callable[[RunSet], bool] | None = None,
 ) -> RunSet:
-    """``warmup`` discarded runs, then ``runs`` measured ones; every run is recorded."""
+    """``warmup`` discarded runs, then ``runs`` measured ones; every run is recorded. With a
+    budget (``max_runs``) more runs follow, one at a time, while ``keep_going(runs so far)``."""
     if runs < 1:
-        raise UsageError("--runs must be at least 1")
+        raise UsageError("--repeat must be at least 1")
+    if max_runs is not None and max_runs < runs:
+        raise UsageError("--max-repeat cannot be smaller than --repeat")
     if warmup < 0:
         raise UsageError("--warmup cannot be negative")
     if timeout_s <= 0:
@@ -302,15 +324,31 @@ def run_benchmark(
         command = tuple(benchmark)
         if not command:
             raise UsageError("empty benchmark command")
-    for i in range(warmup + runs):
+    i = 0
+    limit = warmup + (max_runs if max_runs is not None else runs)
+    while i < limit:
+        if i >= warmup + runs and (keep_going is None
+                                   or not keep_going(RunSet(command, tuple(results)))):
+            break
         is_warm = i < warmup
         if callable(benchmark):
             r = run_callable_once(benchmark, index=i, warmup=is_warm)
         else:
             r = run_command_once(
-                command, index=i, warmup=is_warm, timeout_s=timeout_s, env=env, cwd=cwd
+                command, index=i, warmup=is_warm, timeout_s=timeout_s, env=env, cwd=cwd,
+                source=source,
             )
         results.append(r)
         if on_run is not None:
             on_run(r)
+        i += 1
     return RunSet(command, tuple(results))
+
+
+def import_file(kind: str, path: Path) -> RunSet:
+    """A results file another tool already wrote, taken as one measured run (no command)."""
+    from mlgate.bench.sources import read_source
+
+    metrics, meta = read_source(kind, path)
+    run = RunResult(0, False, "ok", 0.0, None, metrics, meta)
+    return RunSet((f"--from {kind} {path}",), (run,))

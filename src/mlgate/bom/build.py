@@ -161,17 +161,17 @@ def parse_requirement(text: str) -> Requirement | None:
 
 def _toml_loads() -> Callable[[str], Any] | None:
     """``tomllib.loads`` (Python 3.11+), else ``tomli.loads`` if installed, else None."""
+    loads: Callable[[str], Any]
     try:
-        import tomllib
+        import tomllib  # type: ignore[import-not-found,unused-ignore]
 
-        return tomllib.loads
+        loads = tomllib.loads
     except ImportError:  # Python 3.10
-        pass
-    try:
-        import tomli  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        return None
-    loads: Callable[[str], Any] = tomli.loads
+        try:
+            import tomli  # type: ignore[import-not-found,unused-ignore]
+        except ImportError:
+            return None
+        loads = tomli.loads
     return loads
 
 

@@ -14,7 +14,7 @@ REPORT_FORMATS = ("text", "json", "markdown", "sarif", "junit")
 
 @click.command()
 @click.argument("path", type=click.Path(path_type=Path))
-@format_option(["cyclonedx-json", "json"], default="cyclonedx-json")
+@format_option(["cyclonedx-json", "json", "cyclonedx-xml"], default="cyclonedx-json")
 @output_option
 @click.option("--spec-version", type=click.Choice(["1.6"]), default="1.6", show_default=True,
               help="CycloneDX specification version (only 1.6).")
@@ -22,17 +22,33 @@ REPORT_FORMATS = ("text", "json", "markdown", "sarif", "junit")
 @click.option("--hf-repo", default=None, metavar="ORG/NAME",
               help="The Hub repo the folder came from (gives a pkg:huggingface purl).")
 @click.option("--revision", default=None, help="The Hub commit the folder came from.")
+@click.option("--mlflow-model", default=None, metavar="NAME",
+              help="Registered MLflow model name (gives a pkg:mlflow purl).")
+@click.option("--mlflow-version", default=None, metavar="N",
+              help="Version of the registered MLflow model.")
+@click.option("--mlflow-uri", default=None, metavar="URL",
+              help="MLflow registry URL (purl repository_url; credentials are dropped).")
 @click.option("--env", "include_env", is_flag=True,
               help="Add versions and licenses of the libraries installed in this environment.")
 def bom(path: Path, fmt: str, output: Path | None, spec_version: str,
         model_version: str | None, hf_repo: str | None, revision: str | None,
+        mlflow_model: str | None, mlflow_version: str | None, mlflow_uri: str | None,
         include_env: bool) -> int:
     """Write a CycloneDX 1.6 ML-BOM of the model at PATH (validated before it is written)."""
     from mlgate.bom.build import build_bom
+    from mlgate.bom.mlflow import MlflowRef
     from mlgate.render import write_text
 
+    mlflow = None
+    if mlflow_model is not None:
+        if not mlflow_version:
+            raise UsageError("--mlflow-model needs --mlflow-version",
+                             hint="pass the registry's model version, e.g. --mlflow-version 3")
+        mlflow = MlflowRef(mlflow_model, mlflow_version, mlflow_uri or "")
+    elif mlflow_version or mlflow_uri:
+        raise UsageError("--mlflow-version and --mlflow-uri need --mlflow-model NAME")
     text = build_bom(path, version=model_version, hf_repo=hf_repo, revision=revision,
-                     include_env=include_env)
+                     include_env=include_env, mlflow=mlflow, fmt=fmt)
     write_text(text, output)
     return 0
 

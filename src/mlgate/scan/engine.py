@@ -148,6 +148,12 @@ class ScanEngine:
             else:
                 # loaders of these names unpickle whatever they get: analyse it as a pickle
                 target = HANDLERS[Format.PICKLE]
+        elif (target is None and fmt is Format.UNKNOWN and expected is not None
+              and len(expected) == 1 and next(iter(expected)) in HANDLERS):
+            # a data-only name whose content does not sniff as that format: its own parser says
+            # precisely what is wrong (header length out of bounds, bad magic, ...)
+            claimed = next(iter(expected))
+            target, label = HANDLERS[claimed], claimed.value
         elif target is None and fmt is Format.UNKNOWN and extra is None and ext in MODEL_EXTENSIONS:
             findings.append(R.UNKNOWN_MODEL_FORMAT.finding(
                 f"named {ext} but the content matches no known model format "
