@@ -1,8 +1,11 @@
-"""Device fingerprint: what hardware and software a benchmark ran on (no torch import).
+"""Device fingerprint: what hardware and software a benchmark ran on (no torch import here).
 
 GPUs come from ``nvidia-smi --query-gpu`` when it is on PATH (with a timeout); the CUDA version
-from the header of plain ``nvidia-smi``; CPU model, cores and memory from /proc (Linux) or the
-platform module; framework versions from installed package metadata (never imported).
+from the header of plain ``nvidia-smi``. When nvidia-smi is missing or fails and PyTorch is
+already installed (never a dependency), ``torch.cuda`` is asked instead, in a child Python
+process with a timeout, so mlgate itself never imports torch. CPU model, cores and memory
+come from /proc (Linux) or the platform module; framework versions from installed package
+metadata (never imported).
 
 The *device class* (GPU model, count and memory, or CPU model and cores when there is no GPU,
 plus the machine architecture) is hashed into ``fingerprint``: results of different classes are
@@ -19,8 +22,10 @@ import platform
 import re
 import shutil
 import subprocess
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from importlib import metadata
 from typing import Any
 
@@ -65,6 +70,21 @@ class DeviceInfo:
     python: str
     frameworks: Mapping[str, str] = field(default_factory=dict)
     runner: Mapping[str, str] = field(default_factory=dict)
+    gpu_source: str = ""  # "nvidia-smi" or "torch.cuda" when GPUs were found
+
+    @property
+    def runner_labels(self) -> list[str]:
+        """GitLab runner tags (CI_RUNNER_TAGS: a JSON list or comma-separated)."""
+        raw = self.runner.get("CI_RUNNER_TAGS", "").strip()
+        if not raw:
+            return []
+        try:
+            data = json.loads(raw)
+            if isinstance(data, list):
+                return [str(x) for x in data]
+        except ValueError:
+            pass
+        return [t.strip() for t in raw.split(",") if t.strip()]
 
     @property
     def has_gpu(self) -> bool:
@@ -105,6 +125,8 @@ class DeviceInfo:
             "python": self.python,
             "frameworks": dict(self.frameworks),
             "runner": dict(self.runner),
+            "runner_labels": self.runner_labels,
+            "gpu_source": self.gpu_source,
         }
 
     @classmethod
@@ -132,6 +154,7 @@ class DeviceInfo:
             python=str(data.get("python", "")),
             frameworks={str(k): str(v) for k, v in (data.get("frameworks") or {}).items()},
             runner={str(k): str(v) for k, v in (data.get("runner") or {}).items()},
+            gpu_source=str(data.get("gpu_source") or ""),
         )
 
 
@@ -244,9 +267,55 @@ def framework_versions() -> dict[str, str]:
     return out
 
 
-def probe_device(environ: Mapping[str, str] | None = None) -> DeviceInfo:
+_TORCH_PROBE = (
+    "import json, torch\n"
+    "c = torch.cuda\n"
+    "ok = c.is_available()\n"
+    "gpus = [dict(name=c.get_device_name(i), mem=c.get_device_properties(i).total_memory)"
+    " for i in range(c.device_count())] if ok else []\n"
+    "print(json.dumps(dict(available=ok, cuda=torch.version.cuda or '', gpus=gpus)))\n"
+)
+
+
+def parse_torch_probe(text: str) -> tuple[tuple[Gpu, ...], str]:
+    """The child's JSON line -> (gpus, CUDA version torch was built with)."""
+    data = json.loads(text.strip().splitlines()[-1])
+    gpus = tuple(
+        Gpu(name=str(g["name"]), driver_version="",
+            memory_total_mib=int(g["mem"]) // (1024 * 1024) if g.get("mem") else None,
+            max_sm_clock_mhz=None)
+        for g in data.get("gpus") or []
+    )
+    return gpus, str(data.get("cuda") or "")
+
+
+@cache
+def probe_torch_cuda(timeout_s: float = 60.0) -> tuple[tuple[Gpu, ...], str, str]:
+    """(gpus, status, cuda) from torch.cuda in a child process; status "absent" when torch is
+    not installed (it is never installed for this)."""
+    import importlib.util
+
+    if importlib.util.find_spec("torch") is None:
+        return (), "absent", ""
+    try:
+        out = _run([sys.executable, "-c", _TORCH_PROBE], timeout_s)
+        gpus, cuda = parse_torch_probe(out)
+    except subprocess.TimeoutExpired:
+        return (), f"error: torch.cuda did not answer within {timeout_s:g} s", ""
+    except (OSError, RuntimeError, ValueError, KeyError, TypeError, IndexError) as exc:
+        return (), f"error: torch.cuda probe failed: {exc}", ""
+    return gpus, "ok" if gpus else "absent", cuda
+
+
+def probe_device(environ: Mapping[str, str] | None = None, *, use_torch: bool = True) -> DeviceInfo:
     env = os.environ if environ is None else environ
     gpus, status, cuda = probe_gpus()
+    source = "nvidia-smi" if gpus else ""
+    if not gpus and use_torch and env.get("MLGATE_BENCH_TORCH_PROBE", "1") != "0":
+        tgpus, _status, tcuda = probe_torch_cuda()
+        if tgpus:
+            gpus, cuda, source = tgpus, cuda or tcuda, "torch.cuda"
+            status = "ok" if status == "absent" else f"ok (torch.cuda; nvidia-smi {status})"
     return DeviceInfo(
         gpus=gpus,
         gpu_status=status,
@@ -259,6 +328,7 @@ def probe_device(environ: Mapping[str, str] | None = None) -> DeviceInfo:
         python=platform.python_version(),
         frameworks=framework_versions(),
         runner={k: env[k] for k in RUNNER_ENV if env.get(k)},
+        gpu_source=source,
     )
 
 

@@ -10,15 +10,26 @@ summary table (metric, baseline median, candidate median, change, interval, p-va
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
 from mlgate.bench import rules
-from mlgate.bench.baseline import BenchResults
+from mlgate.bench.baseline import BenchResults, MetricSamples
 from mlgate.bench.device import match_devices
-from mlgate.bench.stats import Better, CompareSettings, Comparison, Verdict, compare, summarize
-from mlgate.core.errors import UsageError
+from mlgate.bench.stats import (
+    Better,
+    CompareSettings,
+    Comparison,
+    Verdict,
+    compare,
+    compare_with_stderr,
+    paired_bootstrap,
+    quantile_check,
+    summarize,
+)
+from mlgate.core.errors import PolicyError, UsageError
 from mlgate.core.findings import Finding, Report, Severity
 from mlgate.core.policy.bench import BenchPolicy
 
@@ -56,22 +67,83 @@ def parse_metric_spec(spec: str) -> tuple[str, str]:
     raise UsageError(f"bad metric spec {spec!r}", hint="use NAME:lower or NAME:higher")
 
 
+_NAME = r"[A-Za-z0-9_.,/:\-\[\]]+"
+_NUM = r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?"
+_QUANT_RE = re.compile(rf"^p(\d+(?:\.\d+)?)\(\s*({_NAME})\s*\)\s*(<=|>=)\s*({_NUM})$")
+_REL_RE = re.compile(rf"^({_NAME})\s*(<=|>=)\s*({_NUM})\s*%\s*vs\.?\s+baseline$", re.IGNORECASE)
+_ABS_RE = re.compile(rf"^({_NAME})\s*(<=|>=)\s*({_NUM})$")
+
+
+@dataclass(frozen=True)
+class GateExpr:
+    """One ``bench.gates`` condition."""
+
+    text: str
+    kind: str  # "absolute" | "relative" | "quantile"
+    metric: str
+    op: str  # "<=" | ">="
+    value: float  # the limit; for "relative" the allowed change as a fraction (-0.03)
+    quantile: float | None = None
+
+    @property
+    def better(self) -> Better:
+        return "higher" if self.op == ">=" else "lower"
+
+
+def parse_gate_expr(text: str) -> GateExpr:
+    raw = " ".join(text.split())
+    m = _QUANT_RE.match(raw)
+    if m:
+        q = float(m.group(1)) / 100
+        if not 0 < q < 1:
+            raise PolicyError(f"bench gate {text!r}: the percentile must be between 0 and 100")
+        return GateExpr(raw, "quantile", m.group(2), m.group(3), float(m.group(4)), q)
+    m = _REL_RE.match(raw)
+    if m:
+        op, pct = m.group(2), float(m.group(3)) / 100
+        if (op == ">=" and pct > 0) or (op == "<=" and pct < 0) or abs(pct) >= 1:
+            raise PolicyError(
+                f"bench gate {text!r}: a relative limit allows a worsening: use '>= -3% vs "
+                "baseline' (higher is better) or '<= +5% vs baseline' (lower is better)"
+            )
+        return GateExpr(raw, "relative", m.group(1), op, pct)
+    m = _ABS_RE.match(raw)
+    if m:
+        return GateExpr(raw, "absolute", m.group(1), m.group(2), float(m.group(3)))
+    raise PolicyError(
+        f"bench gate {text!r} is not understood",
+        hint="use 'accuracy >= 0.82', 'throughput >= -3% vs baseline' or 'p99(latency_ms) <= 50'",
+    )
+
+
+def gate_exprs(policy: BenchPolicy) -> list[GateExpr]:
+    return [parse_gate_expr(t) for t in policy.gates]
+
+
 def gated_metrics(
     candidate: BenchResults, policy: BenchPolicy, options: GateOptions
 ) -> dict[str, Better]:
     """Metric -> direction for every metric the gate judges. Selected metrics (policy or
     command line) when there are any, else every metric the candidate reported. A metric
     without a known direction is a usage error, never a guess."""
-    selected = list(dict.fromkeys([*policy.metrics, *options.directions]))
-    names = selected or list(candidate.metrics)
+    exprs = gate_exprs(policy)
+    relative = {e.metric: e.better for e in exprs if e.kind == "relative"}
+    selected = list(dict.fromkeys([*policy.metrics, *options.directions, *relative]))
+    names = selected or ([] if exprs else list(candidate.metrics))
     out: dict[str, Better] = {}
     unknown: list[str] = []
     for name in names:
         pol = policy.metrics.get(name)
         reported = candidate.metrics.get(name)
+        declared = options.directions.get(name) or (pol.better if pol else None)
+        if name in relative and declared and declared != relative[name]:
+            raise PolicyError(
+                f"metric {name!r}: the gate says {relative[name]} is better, but it is declared "
+                f"{declared} is better"
+            )
         better = (
-            options.directions.get(name)
-            or (pol.better if pol else None)
+            declared
+            or relative.get(name)
             or (reported.better if reported else None)
         )
         if better not in ("lower", "higher"):
@@ -135,6 +207,73 @@ def _row(c: Comparison, unit: str) -> dict[str, Any]:
     return row
 
 
+def _compare_metric(
+    name: str, base: MetricSamples | None, cand: MetricSamples, better: Better,
+    settings: CompareSettings, *, paired: bool,
+) -> Comparison:
+    """Pick the estimator: paired bootstrap for per-example scores, a normal interval for one
+    value with a standard error on each side, else the rank-based comparison."""
+    if base is None:
+        return compare(name, (), cand.samples, better, settings)
+    if paired or cand.paired or base.paired:
+        return paired_bootstrap(name, base.samples, cand.samples, better, settings,
+                                seed=settings.seed)
+    if (len(base.samples) == 1 and len(cand.samples) == 1 and base.stderr is not None
+            and cand.stderr is not None):
+        return compare_with_stderr(name, base.samples[0], base.stderr, cand.samples[0],
+                                   cand.stderr, better, settings)
+    return compare(name, base.samples, cand.samples, better, settings)
+
+
+def _check_exprs(
+    candidate: BenchResults, policy: BenchPolicy, exprs: Sequence[GateExpr],
+    findings: list[Finding], rows: list[dict[str, Any]],
+) -> None:
+    """Absolute and tail-quantile conditions on the candidate alone."""
+    for e in exprs:
+        cand = candidate.metrics.get(e.metric)
+        samples = cand.samples if cand else ()
+        if e.kind == "absolute":
+            if not samples:
+                findings.append(rules.NOT_MEASURED.finding(
+                    f"{e.text}: the candidate reported no samples of {e.metric}",
+                    title=f"Metric not measured: {e.metric}", properties={"gate": e.text}))
+                rows.append({"metric": e.text, "better": e.better, "unit": "",
+                             "verdict": Verdict.NOT_MEASURED.value, "reason": "no samples"})
+                continue
+            med = summarize(samples).median
+            ok = med >= e.value if e.op == ">=" else med <= e.value
+            se = f" (stderr {cand.stderr:.3g})" if cand and cand.stderr is not None else ""
+            reason = f"candidate median {med:.6g}{se} is{'' if ok else ' not'} {e.op} {e.value:g}"
+            if not ok:
+                findings.append(rules.THRESHOLD.finding(
+                    f"{e.text}: {reason}", title=f"Metric outside its absolute limit: {e.metric}",
+                    properties={"gate": e.text, "median": med}))
+            rows.append({"metric": e.text, "better": e.better, "unit": cand.unit if cand else "",
+                         "candidate_median": med, "check": "absolute",
+                         "verdict": Verdict.PASS.value if ok else "fail", "reason": reason})
+        elif e.kind == "quantile":
+            assert e.quantile is not None
+            q = quantile_check(e.metric, samples, e.quantile, e.op, e.value, policy.confidence)
+            row: dict[str, Any] = {"metric": e.text, "better": e.better,
+                                   "unit": cand.unit if cand else "", "check": "quantile",
+                                   **q.to_json()}
+            row["metric"] = e.text
+            row["verdict"] = "fail" if q.verdict is Verdict.REGRESSION else q.verdict.value
+            rows.append(row)
+            props = {"gate": e.text, "n": q.n, "upper_bound": row["upper_bound"],
+                     "lower_bound": row["lower_bound"], "samples_needed": q.needed}
+            if q.verdict is Verdict.REGRESSION:
+                findings.append(rules.THRESHOLD.finding(
+                    q.reason, title=f"Tail limit not met: {e.text}", properties=props))
+            elif q.verdict is Verdict.INCONCLUSIVE:
+                findings.append(rules.INCONCLUSIVE.finding(
+                    q.reason, title=f"Tail limit inconclusive: {e.text}", properties=props))
+            elif q.verdict is Verdict.NOT_MEASURED:
+                findings.append(rules.NOT_MEASURED.finding(
+                    q.reason, title=f"Metric not measured: {e.metric}", properties=props))
+
+
 def gate(
     candidate: BenchResults,
     baseline: BenchResults | None,
@@ -182,10 +321,13 @@ def gate(
             + (f" at {opts.baseline_source}" if opts.baseline_source else "")
         ))
 
+    exprs = gate_exprs(policy)
+    rel_tol = {e.metric: abs(e.value) for e in exprs if e.kind == "relative"}
     for name, better in metrics.items():
         pol = policy.metrics.get(name)
         tol = opts.tolerance if opts.tolerance is not None else (
-            pol.tolerance if pol and pol.tolerance is not None else policy.tolerance
+            rel_tol.get(name, pol.tolerance if pol and pol.tolerance is not None
+                        else policy.tolerance)
         )
         cand = candidate.metrics.get(name)
         unit = (pol.unit if pol and pol.unit else "") or (cand.unit if cand else "")
@@ -218,7 +360,8 @@ def gate(
             })
             continue
         base = baseline.metrics.get(name)
-        c = compare(name, base.samples if base else (), cand.samples, better, _settings(policy, tol))
+        c = _compare_metric(name, base, cand, better, _settings(policy, tol),
+                            paired=bool(pol and pol.paired))
         row = _row(c, unit)
         rows.append(row)
         props: dict[str, Any] = {"metric": name, "change": row["change"], "p_value": row["p_value"],
@@ -241,6 +384,7 @@ def gate(
                 f"{name}: {c.reason}", title=f"Performance improvement: {name}", properties=props,
             ))
 
+    _check_exprs(candidate, policy, [e for e in exprs if e.kind != "relative"], findings, rows)
     blocking = [f for f in findings if f.severity >= Severity.MEDIUM]
     if not blocking:
         overall = "pass"
@@ -253,7 +397,8 @@ def gate(
         "verdict": overall,
         "settings": {"alpha": policy.alpha, "tolerance": policy.tolerance,
                      "pass_margin": policy.pass_margin, "min_runs": policy.min_runs,
-                     "max_cv": policy.max_cv, "tolerance_override": opts.tolerance},
+                     "max_cv": policy.max_cv, "tolerance_override": opts.tolerance,
+                     "confidence": policy.confidence, "gates": list(policy.gates)},
         "metrics": rows,
         "table": summary_table(rows),
         "runs": {"measured": sum(1 for r in candidate.runs if not r.get("warmup")),

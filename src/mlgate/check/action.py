@@ -161,7 +161,7 @@ def collect(step: str, run: StepRun, env: Mapping[str, str]) -> None:
         names = {"scan-report": "scan.json", "bom": "bom.cdx.json", "license-report": "license.json",
                  "maturity-report": "maturity.json", "decision-file": "decision.json",
                  "decision-record": "decision-record.intoto.json", "sarif": "report.sarif",
-                 "junit": "junit.xml",
+                 "junit": "junit.xml", "codequality": "gl-code-quality-report.json",
                  "summary": "summary.md"}
         for key, fname in names.items():
             if (out / fname).is_file():
@@ -187,6 +187,9 @@ def collect(step: str, run: StepRun, env: Mapping[str, str]) -> None:
             sarif = _sarif_from(report, out / "report.sarif")
             if sarif is not None:
                 run.outputs["sarif"] = str(sarif)
+            quality = _codequality_from(report, out / "gl-code-quality-report.json")
+            if quality is not None:
+                run.outputs["codequality"] = str(quality)
         run.summary = _markdown_from(report)
     elif step == "bom":
         if (out / "bom.cdx.json").is_file():
@@ -214,6 +217,19 @@ def _sarif_from(report: Path, dest: Path) -> Path | None:
         rep = Report.from_json(json.loads(report.read_text(encoding="utf-8")))
         dest.write_text(render(rep, "sarif"), encoding="utf-8")
     except (OSError, ValueError, MlgateError, ModuleNotFoundError):
+        return None
+    return dest
+
+
+def _codequality_from(report: Path, dest: Path) -> Path | None:
+    from mlgate.core.errors import MlgateError
+    from mlgate.core.findings import Report
+    from mlgate.render.gitlab_codequality import render
+
+    try:
+        rep = Report.from_json(json.loads(report.read_text(encoding="utf-8")))
+        dest.write_text(render(rep), encoding="utf-8")
+    except (OSError, ValueError, MlgateError):
         return None
     return dest
 

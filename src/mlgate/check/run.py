@@ -40,6 +40,7 @@ DECISION_JSON = "decision.json"
 RECORD_JSON = "decision-record.intoto.json"
 SARIF = "report.sarif"
 JUNIT = "junit.xml"
+CODEQUALITY = "gl-code-quality-report.json"
 SUMMARY_MD = "summary.md"
 CHECK_JSON = "check.json"
 
@@ -220,6 +221,9 @@ def run_check(opts: CheckOptions, *, environ: Mapping[str, str] | None = None) -
         if text is not None:
             _write(out / fname, text)
             outputs[fmt] = out / fname
+    # GitLab code quality report (artifacts:reports:codequality): findings in the MR widget
+    _write(out / CODEQUALITY, codequality_text(reports, path))
+    outputs["codequality"] = out / CODEQUALITY
 
     result = CheckResult(str(path), outcome, reasons, tuple(reports), tuple(notes), outputs)
     result = _finish(result, out)
@@ -229,6 +233,21 @@ def run_check(opts: CheckOptions, *, environ: Mapping[str, str] | None = None) -
         result = _publish(result, decision, reports, env)
         _write(out / CHECK_JSON, json.dumps(result.to_json(), indent=2) + "\n")
     return result
+
+
+def codequality_text(reports: Sequence[Report], path: Path) -> str:
+    """Every finding as a GitLab code quality report, paths relative to the working directory
+    (the repository root in CI)."""
+    from mlgate.render.gitlab_codequality import to_codequality
+
+    folder = path if path.is_dir() else path.parent
+    base = folder.as_posix()
+    if folder.is_absolute() and folder.is_relative_to(Path.cwd()):
+        base = folder.relative_to(Path.cwd()).as_posix()
+    base = "" if base in (".", "") else base
+    findings = tuple(f for r in reports for f in r.findings)
+    combined = Report(kind="check", target=str(path), findings=findings)
+    return json.dumps(to_codequality(combined, base=base), indent=2) + "\n"
 
 
 def maturity_sources(path: Path) -> list[str]:

@@ -5,7 +5,9 @@ Subjects and where their license comes from:
   both are evaluated, and a difference between them is a conflict;
 - each dataset of the card: a local data card (``data_cards/<org>/<name>/README.md``), the
   Hugging Face cache (``datasets--org--name`` snapshots), or, when not offline, the Hub API;
-- each dependency of ``requirements*.txt``: installed package metadata (offline).
+- each Python dependency of the BOM (``--bom``: ``library`` components with ``pkg:pypi``
+  purls, licenses as the BOM states them) and of ``requirements*.txt`` (installed package
+  metadata, offline); the BOM wins for a package named in both.
 Anything that cannot be determined is "unknown" and handled by ``unknown: fail|warn``.
 """
 
@@ -49,6 +51,7 @@ def check_licenses(
     data_cards: Path | None = None,
     today: dt.date | None = None,
     environ: Mapping[str, str] | None = None,
+    bom: Path | None = None,
 ) -> Report:
     env = os.environ if environ is None else environ
     if not path.exists():
@@ -112,9 +115,24 @@ def check_licenses(
 
     # --- dependencies --------------------------------------------------------------------
     if lp.check_dependencies:
-        from mlgate.license.deps import installed_license
+        from mlgate.license.deps import bom_dependencies, installed_license
 
+        seen: set[str] = set()
+        if bom is not None:
+            from mlgate.license.bomfile import read_bom
+
+            for dep in bom_dependencies(read_bom(bom)):
+                seen.add(_pkg_key(dep.package))
+                label = f"{dep.package}=={dep.version}" if dep.version else dep.package
+                if dep.expression:
+                    subjects.append(Subject("dependency", dep.package, dep.expression, dep.source,
+                                            bom.name))
+                else:
+                    findings.append(_unknown(lp, "dependency", f"package {label}: {dep.source}",
+                                             Location(bom.name), dep.package))
         for req in read_requirements(folder):
+            if _pkg_key(req.name) in seen:
+                continue
             dep = installed_license(req.name)
             if dep.expression:
                 subjects.append(Subject("dependency", req.name, dep.expression, dep.source,
@@ -155,6 +173,12 @@ def check_licenses(
         findings=tuple(findings),
         evidence={"licenses": evidence_rows, "model_card": card.status, "offline": offline},
     )
+
+
+def _pkg_key(name: str) -> str:
+    import re
+
+    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def _canon(expr: str) -> str:

@@ -1,4 +1,4 @@
-"""Licenses of Python dependencies, read offline from installed package metadata.
+"""Licenses of Python dependencies: from a CycloneDX BOM, else installed package metadata.
 
 Order of evidence: ``License-Expression`` (PEP 639), then trove classifiers
 (``License :: OSI Approved :: MIT License``), then a short ``License`` field that is itself an
@@ -8,9 +8,12 @@ fingerprints of :mod:`mlgate.license.detect`.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from mlgate.license.bomfile import BomComponent
 from mlgate.license.spdx import normalize
 
 _CLASSIFIERS: dict[str, str] = {
@@ -83,3 +86,51 @@ def installed_license(name: str) -> DependencyLicense:
         if found:
             return DependencyLicense(name, version, found, "license-text")
     return DependencyLicense(name, version, "", "no recognisable license metadata")
+
+
+def bom_dependencies(components: Sequence[BomComponent]) -> list[DependencyLicense]:
+    """The Python dependencies of a CycloneDX BOM (``library`` components with a ``pkg:pypi``
+    purl) and their licenses as the BOM states them. A dependency the BOM gives no usable
+    license for falls back to the installed package's metadata (same name, maybe another
+    version: the source says so), else it is unknown."""
+    out: dict[str, DependencyLicense] = {}
+    for comp in components:
+        if comp.type not in ("library", "") or not comp.purl.lower().startswith("pkg:pypi/"):
+            continue
+        name = _pypi_name(comp.purl) or comp.name
+        if not name or name in out:
+            continue
+        version = comp.version or None
+        parts: list[str] = []
+        problems: list[str] = []
+        for lic in comp.licenses:
+            text = _CLASSIFIERS.get(lic.value, lic.value) if lic.kind == "name" else lic.value
+            norm = normalize(text)
+            if norm.known:
+                parts.append(norm.expression)
+            else:
+                problems.append(f"{lic.value!r}: {norm.error}")
+        if parts and not problems:
+            expr = parts[0] if len(parts) == 1 else " AND ".join(f"({p})" for p in parts)
+            out[name] = DependencyLicense(name, version, normalize(expr).expression or expr, "bom")
+            continue
+        why = ("the BOM names no license" if not problems
+               else f"the BOM license {'; '.join(problems)}")
+        local = installed_license(name)
+        if local.expression:
+            out[name] = DependencyLicense(
+                name, version, local.expression,
+                f"installed-metadata {local.version} ({why})")
+        else:
+            out[name] = DependencyLicense(name, version, "", f"{why}; {local.source}")
+    return list(out.values())
+
+
+def _pypi_name(purl: str) -> str:
+    from packageurl import PackageURL
+
+    try:
+        parsed = PackageURL.from_string(purl)
+    except ValueError:
+        return ""
+    return re.sub(r"[-_.]+", "-", parsed.name).lower()

@@ -23,6 +23,10 @@ class BenchMetricPolicy(BaseModel):
     min: float | None = Field(None, description="Absolute floor for the candidate median.")
     max: float | None = Field(None, description="Absolute ceiling for the candidate median.")
     required: bool = Field(True, description="A missing metric holds the gate.")
+    paired: bool = Field(
+        False, description="Samples are per-example quality scores (example i is the same input "
+        "on both sides): compared with a seeded paired bootstrap of the mean difference."
+    )
 
 
 class BenchPolicy(BaseModel):
@@ -57,4 +61,17 @@ class BenchPolicy(BaseModel):
     )
     metrics: dict[str, BenchMetricPolicy] = Field(
         default_factory=dict, description="Per-metric direction, unit, tolerance and limits."
+    )
+    gates: list[str] = Field(
+        default_factory=list, description="Conditions, one per string: absolute "
+        "('accuracy >= 0.82', on the candidate median), relative to the baseline "
+        "('throughput >= -3% vs baseline', 'latency_ms <= +5% vs baseline') or a tail limit "
+        "('p99(latency_ms) <= 50', judged with an order-statistic confidence bound)."
+    )
+    confidence: float = Field(
+        0.95, gt=0.5, lt=1, description="Confidence of the tail-quantile bounds (p90/p99 limits)."
+    )
+    baseline: str | None = Field(
+        None, description="Where `mlgate bench gate` finds the baseline: a results file, or a "
+        "directory of <name>-<device>.json baselines (a trailing / marks a directory)."
     )
