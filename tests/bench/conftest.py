@@ -61,3 +61,19 @@ def no_gpu(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
             if d and not (Path(d) / "nvidia-smi").exists()]
     monkeypatch.setenv("PATH", os.pathsep.join([str(bin_dir), py_dir, *dirs]))
     assert shutil.which("nvidia-smi") is None
+
+
+CI_VARS = (
+    "CI", "GITHUB_ACTIONS", "GITHUB_EVENT_NAME", "GITHUB_EVENT_PATH", "GITHUB_REF", "GITHUB_SHA",
+    "GITLAB_CI", "CI_MERGE_REQUEST_IID", "CI_PIPELINE_SOURCE", "CI_COMMIT_BRANCH",
+    "CI_DEFAULT_BRANCH", "CI_COMMIT_SHA", "CI_COMMIT_REF_NAME",
+)
+
+
+@pytest.fixture(autouse=True)
+def _local_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests behave like a developer machine unless they set CI variables themselves (the suite
+    itself may run in CI), and skip the slow torch.cuda child probe unless a test asks for it."""
+    for var in CI_VARS:
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("MLGATE_BENCH_TORCH_PROBE", "0")

@@ -14,6 +14,7 @@ from mlgate.bench.baseline import (
     read_results,
     results_from_runs,
     save_baseline,
+    untrusted_context,
 )
 from mlgate.bench.device import probe_device
 from mlgate.bench.runner import run_benchmark
@@ -85,3 +86,49 @@ def test_results_json_is_plain_json(tmp_path: Path) -> None:
     data = json.loads(make_results().dumps())
     assert data["mlgate_bench_results"] == 1
     assert data["runs"][0]["warmup"] is True
+
+
+def _event(tmp_path: Path, payload: dict[str, object]) -> str:
+    p = tmp_path / "event.json"
+    p.write_text(json.dumps(payload))
+    return str(p)
+
+
+def test_github_push_to_default_branch_is_trusted(tmp_path: Path) -> None:
+    env = {"GITHUB_ACTIONS": "true", "GITHUB_EVENT_NAME": "push", "GITHUB_REF": "refs/heads/trunk",
+           "GITHUB_EVENT_PATH": _event(tmp_path, {"ref": "refs/heads/trunk",
+                                                  "repository": {"default_branch": "trunk"}})}
+    assert untrusted_context(env) is None
+    assert save_baseline(tmp_path / "b.json", make_results(), env).is_file()
+
+
+@pytest.mark.parametrize("env_extra,why", [
+    ({"GITHUB_EVENT_NAME": "push", "GITHUB_REF": "refs/heads/feature"}, "not the default branch"),
+    ({"GITHUB_EVENT_NAME": "pull_request_target", "GITHUB_REF": "refs/heads/trunk"}, "pull_request"),
+    ({"GITHUB_EVENT_NAME": "push", "GITHUB_REF": "refs/tags/v1"}, "not the default branch"),
+])
+def test_github_untrusted_refs(tmp_path: Path, env_extra: dict[str, str], why: str) -> None:
+    env = {"GITHUB_ACTIONS": "true",
+           "GITHUB_EVENT_PATH": _event(tmp_path, {"repository": {"default_branch": "trunk"}}),
+           **env_extra}
+    reason = untrusted_context(env)
+    assert reason is not None and why in reason
+
+
+def test_github_without_payload_fails_closed() -> None:
+    reason = untrusted_context({"GITHUB_ACTIONS": "true", "GITHUB_EVENT_NAME": "push",
+                                "GITHUB_REF": "refs/heads/main"})
+    assert reason is not None and "default branch" in reason
+
+
+@pytest.mark.parametrize("env,trusted", [
+    ({"GITLAB_CI": "true", "CI_COMMIT_BRANCH": "main", "CI_DEFAULT_BRANCH": "main",
+      "CI_PIPELINE_SOURCE": "push"}, True),
+    ({"GITLAB_CI": "true", "CI_COMMIT_BRANCH": "feature", "CI_DEFAULT_BRANCH": "main"}, False),
+    ({"GITLAB_CI": "true", "CI_COMMIT_REF_NAME": "v1.0", "CI_DEFAULT_BRANCH": "main"}, False),
+    ({"GITLAB_CI": "true", "CI_COMMIT_BRANCH": "main"}, False),
+    ({"CI": "true"}, False),
+    ({}, True),
+])
+def test_gitlab_and_other_ci(env: dict[str, str], trusted: bool) -> None:
+    assert (untrusted_context(env) is None) is trusted

@@ -1,4 +1,4 @@
-"""End to end through mlgate.cli.main: run, store a baseline, gate a regression."""
+"""End to end through mlgate.cli.main with real benchmark subprocesses."""
 
 from __future__ import annotations
 
@@ -12,11 +12,13 @@ import pytest
 from mlgate.cli import main
 
 REPO = Path(__file__).resolve().parents[2]
+PY = sys.executable
 
 
 def bench_script(tmp_path: Path, latency: float, noise: float = 0.01, better: bool = True,
-                 accuracy: float | None = None) -> str:
+                 accuracy: float | None = None) -> list[str]:
     """A benchmark whose latency is `latency` ms with seeded noise that differs per run."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
     counter = tmp_path / f"counter-{latency}"
     script = tmp_path / f"bench_{str(latency).replace('.', '_')}.py"
     meta = ', "better": "lower", "unit": "ms"' if better else ""
@@ -30,179 +32,286 @@ def bench_script(tmp_path: Path, latency: float, noise: float = 0.01, better: bo
         f"v = {latency} * (1 + rng.gauss(0, {noise}))\n"
         f'print(json.dumps({{"latency_ms": {{"value": v{meta}}}{extra}}}))\n'
     )
-    return f"{shlex.quote(sys.executable)} {shlex.quote(str(script))}"
+    return [PY, str(script)]
 
 
 def run_cli(args: list[str]) -> int:
     return main(["bench", *args])
 
 
-def test_update_then_pass_then_regression(tmp_path: Path, no_gpu: None) -> None:
-    base_dir = str(tmp_path / "baselines") + "/"
-    common = ["--runs", "12", "--warmup", "1", "--baseline", base_dir, "--name", "mlp",
-              "--metric", "accuracy:higher"]
-    rc = run_cli(["--command", bench_script(tmp_path, 10.0, accuracy=0.9), *common, "--update-baseline",
-                  "--format", "json", "--output", str(tmp_path / "update.json")])
-    assert rc == 0
-    stored = list((tmp_path / "baselines").glob("mlp-*.json"))
-    assert len(stored) == 1
-    upd = json.loads((tmp_path / "update.json").read_text())
-    assert upd["evidence"]["baseline_updated"] == str(stored[0])
+def bench_run(tmp_path: Path, out: Path, cmd: list[str], *opts: str) -> int:
+    return run_cli(["run", "--repeat", "12", "--warmup", "1", *opts, "--output", str(out), "--", *cmd])
 
-    # same speed: pass (exit 0), no blocking findings
-    out = tmp_path / "same.json"
-    (tmp_path / "b").mkdir()
-    rc = run_cli(["--command", bench_script(tmp_path / "b", 10.0, accuracy=0.9), *common,
-                  "--metric", "latency_ms:lower", "--format", "json",
-                  "--output", str(out)])
-    report = json.loads(out.read_text())
-    verdicts = {m["metric"]: m["verdict"] for m in report["evidence"]["metrics"]}
-    assert verdicts == {"accuracy": "pass", "latency_ms": "pass"}, report["findings"]
+
+def test_run_writes_results_file(tmp_path: Path, no_gpu: None) -> None:
+    out = tmp_path / "r.json"
+    rc = bench_run(tmp_path, out, bench_script(tmp_path, 10.0, accuracy=0.9), "--better", "accuracy=higher")
     assert rc == 0
+    data = json.loads(out.read_text())
+    assert data["mlgate_bench_results"] == 1
+    assert data["name"] == "bench_10_0"
+    lat = data["metrics"]["latency_ms"]
+    assert len(lat["samples"]) == 12 and lat["unit"] == "ms" and lat["better"] == "lower"
+    assert data["metrics"]["accuracy"]["better"] == "higher"
+    assert data["device"]["class"]["kind"] == "cpu" and len(data["device"]["fingerprint"]) == 16
+    assert [r["warmup"] for r in data["runs"]] == [True] + [False] * 12
+
+
+def test_run_text_format(tmp_path: Path, no_gpu: None) -> None:
+    out = tmp_path / "r.txt"
+    assert run_cli(["run", "--repeat", "3", "--warmup", "0", "--format", "text", "--output", str(out),
+                    "--", *bench_script(tmp_path, 5.0)]) == 0
+    text = out.read_text()
+    assert "latency_ms: median" in text and "better: lower" in text and "3 measured" in text
+
+
+def test_run_max_repeat_keeps_sampling_noisy_metric(tmp_path: Path, no_gpu: None) -> None:
+    out = tmp_path / "r.json"
+    rc = run_cli(["run", "--repeat", "3", "--max-repeat", "8", "--warmup", "0", "--output", str(out),
+                  "--", *bench_script(tmp_path, 5.0, noise=0.8)])
+    assert rc == 0
+    data = json.loads(out.read_text())
+    assert len(data["metrics"]["latency_ms"]["samples"]) == 8  # too noisy to stop early
+    out2 = tmp_path / "r2.json"
+    assert run_cli(["run", "--repeat", "5", "--max-repeat", "20", "--warmup", "0", "--output",
+                    str(out2), "--", *bench_script(tmp_path / "q", 5.0, noise=0.001)]) == 0
+    assert len(json.loads(out2.read_text())["metrics"]["latency_ms"]["samples"]) == 5
+
+
+def test_compare_pass_regression_and_tolerance(tmp_path: Path, no_gpu: None) -> None:
+    a, b, c = tmp_path / "a.json", tmp_path / "b.json", tmp_path / "c.json"
+    assert bench_run(tmp_path, a, bench_script(tmp_path / "x", 10.0)) == 0
+    assert bench_run(tmp_path, b, bench_script(tmp_path / "y", 10.8)) == 0
+    assert bench_run(tmp_path, c, bench_script(tmp_path / "z", 10.0)) == 0
+    # +8 % with a 5 % tolerance: regression (exit 1); 15 %: pass (exit 0)
+    rep = tmp_path / "rep.json"
+    assert run_cli(["compare", "--baseline", str(a), "--candidate", str(b),
+                    "--format", "json", "--output", str(rep)]) == 1
+    report = json.loads(rep.read_text())
     assert report["kind"] == "bench"
-
-    # 20 % slower: regression, exit 1, a high finding with the numbers
-    out = tmp_path / "slow.json"
-    (tmp_path / "c").mkdir()
-    rc = run_cli(["--command", bench_script(tmp_path / "c", 12.0, accuracy=0.9), *common,
-                  "--metric", "latency_ms:lower", "--format", "json", "--output", str(out)])
-    assert rc == 1
-    report = json.loads(out.read_text())
-    regs = [f for f in report["findings"] if f["rule_id"] == "MLG-BENCH-001"]
-    assert len(regs) == 1 and regs[0]["severity"] == "high"
-    row = next(m for m in report["evidence"]["metrics"] if m["metric"] == "latency_ms")
-    assert row["verdict"] == "regression"
-    assert 0.15 < row["change"] < 0.25
-    assert row["ci"][0] > 0 and row["p_value"] < 0.01
-    assert row["baseline_median"] == pytest.approx(10.0, rel=0.02)
-    assert "latency_ms" in report["evidence"]["table"]
+    row = report["evidence"]["metrics"][0]
+    assert row["verdict"] == "regression" and 0.05 < row["change"] < 0.11 and row["ci"][0] > 0
+    assert run_cli(["compare", "--baseline", str(a), "--candidate", str(b), "--tolerance", "15%"]) == 0
+    assert run_cli(["compare", "--baseline", str(a), "--candidate", str(b), "--tolerance", "0.15"]) == 0
+    assert run_cli(["compare", "--baseline", str(a), "--candidate", str(c)]) == 0
+    assert run_cli(["compare", "--baseline", str(a), "--candidate", str(b), "--tolerance", "lots"]) == 2
 
 
-def test_text_output_has_summary_table(
-    tmp_path: Path, no_gpu: None, capsys: pytest.CaptureFixture[str]
-) -> None:
-    base = tmp_path / "base.json"
-    cmd = bench_script(tmp_path, 5.0)
-    assert run_cli(["--command", cmd, "--runs", "6", "--warmup", "0", "--baseline", str(base),
-                    "--update-baseline"]) == 0
-    capsys.readouterr()
-    rc = run_cli(["--command", cmd, "--runs", "6", "--warmup", "0", "--baseline", str(base),
-                  "--metric", "latency_ms:lower"])
-    out = capsys.readouterr().out
-    assert "metric" in out and "latency_ms" in out and "verdict" in out
-    assert rc in (0, 1)
+def test_compare_unknown_direction_is_usage_error(tmp_path: Path, no_gpu: None) -> None:
+    a = tmp_path / "a.json"
+    assert bench_run(tmp_path, a, bench_script(tmp_path, 5.0, better=False)) == 0
+    assert run_cli(["compare", "--baseline", str(a), "--candidate", str(a)]) == 2
+    assert run_cli(["compare", "--baseline", str(a), "--candidate", str(a),
+                    "--better", "latency_ms=lower"]) == 0
 
 
-def test_no_baseline_holds(tmp_path: Path, no_gpu: None) -> None:
+def test_failed_runs_exit_1_and_hold_the_gate(tmp_path: Path, no_gpu: None) -> None:
     out = tmp_path / "r.json"
-    rc = run_cli(["--command", bench_script(tmp_path, 5.0), "--runs", "5", "--warmup", "0",
-                  "--baseline", str(tmp_path / "none.json"), "--format", "json", "--output", str(out)])
+    rc = run_cli(["run", "--repeat", "2", "--warmup", "0", "--output", str(out), "--",
+                  PY, "-c", "import sys; sys.exit(1)"])
     assert rc == 1
-    ids = [f["rule_id"] for f in json.loads(out.read_text())["findings"]]
-    assert "MLG-BENCH-006" in ids
-
-
-def test_unknown_direction_is_a_usage_error(tmp_path: Path, no_gpu: None) -> None:
-    rc = run_cli(["--command", bench_script(tmp_path, 5.0, better=False), "--runs", "2",
-                  "--warmup", "0"])
-    assert rc == 2
-
-
-def test_failed_runs_hold_the_gate(tmp_path: Path, no_gpu: None) -> None:
-    out = tmp_path / "r.json"
-    cmd = f"{shlex.quote(sys.executable)} -c 'import sys; sys.exit(1)'"
-    rc = run_cli(["--command", cmd, "--runs", "2", "--warmup", "0", "--metric", "latency_ms:lower",
-                  "--format", "json", "--output", str(out)])
+    data = json.loads(out.read_text())
+    assert data["failed_runs"] == 2 and data["metrics"] == {}
+    rep = tmp_path / "g.json"
+    rc = run_cli(["gate", str(out), "--better", "latency_ms=lower", "--format", "json",
+                  "--output", str(rep)])
     assert rc == 1
-    report = json.loads(out.read_text())
-    ids = {f["rule_id"] for f in report["findings"]}
+    ids = {f["rule_id"] for f in json.loads(rep.read_text())["findings"]}
     assert {"MLG-BENCH-004", "MLG-BENCH-005"} <= ids
-    assert report["complete"] is False
 
 
 def test_require_gpu_without_gpu(tmp_path: Path, no_gpu: None) -> None:
     cmd = bench_script(tmp_path, 5.0)
-    assert run_cli(["--command", cmd, "--runs", "1", "--require-gpu"]) == 3
+    assert run_cli(["run", "--repeat", "1", "--require-gpu", "--", *cmd]) == 3
     out = tmp_path / "r.json"
-    rc = run_cli(["--command", cmd, "--runs", "1", "--warmup", "0", "--require-gpu", "--allow-cpu",
-                  "--format", "json", "--output", str(out)])
-    assert rc == 1
-    assert "MLG-BENCH-009" in {f["rule_id"] for f in json.loads(out.read_text())["findings"]}
+    assert run_cli(["run", "--repeat", "1", "--warmup", "0", "--require-gpu", "--allow-cpu",
+                    "--output", str(out), "--", *cmd]) == 0
+    data = json.loads(out.read_text())
+    assert data["gpu_missing"] is True and data["marked"] == "cpu"
+    rep = tmp_path / "g.json"
+    assert run_cli(["gate", str(out), "--format", "json", "--output", str(rep)]) == 1
+    assert "MLG-BENCH-009" in {f["rule_id"] for f in json.loads(rep.read_text())["findings"]}
 
 
-def test_device_mismatch_is_not_comparable(
-    tmp_path: Path, no_gpu: None, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import os
-
-    from tests.bench.conftest import A100_CSV, install_fake_smi
-
-    base = tmp_path / "base.json"
-    cmd = bench_script(tmp_path, 5.0)
-    assert run_cli(["--command", cmd, "--runs", "5", "--warmup", "0", "--baseline", str(base),
-                    "--update-baseline"]) == 0  # stored on the CPU
-    bin_dir = tmp_path / "gpu"
-    install_fake_smi(bin_dir, A100_CSV)
-    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
-    out = tmp_path / "r.json"
-    rc = run_cli(["--command", cmd, "--runs", "5", "--warmup", "0", "--baseline", str(base),
-                  "--format", "json", "--output", str(out)])
-    assert rc == 1
-    report = json.loads(out.read_text())
-    f = next(f for f in report["findings"] if f["rule_id"] == "MLG-BENCH-003")
-    assert f["severity"] == "medium" and "A100" in f["detail"]
-    assert all(m["verdict"] == "inconclusive" for m in report["evidence"]["metrics"])
-
-
-def test_compare_subcommand_and_tolerance(tmp_path: Path, no_gpu: None) -> None:
-    a, b = tmp_path / "a.json", tmp_path / "b.json"
-    (tmp_path / "x").mkdir()
-    (tmp_path / "y").mkdir()
-    assert run_cli(["--command", bench_script(tmp_path / "x", 10.0), "--runs", "10", "--warmup", "0",
-                    "--results", str(a), "--baseline", str(tmp_path / "unused.json")]) == 1
-    assert run_cli(["--command", bench_script(tmp_path / "y", 10.8), "--runs", "10", "--warmup", "0",
-                    "--results", str(b), "--baseline", str(tmp_path / "unused.json")]) == 1
-    # +8 % with 5 % tolerance: regression; with 15 % tolerance: pass
-    assert run_cli(["compare", "--baseline", str(a), "--candidate", str(b),
-                    "--metric", "latency_ms:lower"]) == 1
-    assert run_cli(["compare", "--baseline", str(a), "--candidate", str(b),
-                    "--metric", "latency_ms:lower", "--tolerance", "15%"]) == 0
-    assert run_cli(["compare", "--baseline", str(a), "--candidate", str(b),
-                    "--tolerance", "lots"]) == 2
-
-
-def test_update_refused_in_pull_request(
-    tmp_path: Path, no_gpu: None, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("GITHUB_EVENT_NAME", "pull_request")
-    rc = run_cli(["--command", bench_script(tmp_path, 5.0), "--runs", "2", "--warmup", "0",
-                  "--baseline", str(tmp_path / "b.json"), "--update-baseline"])
-    assert rc == 2 and not (tmp_path / "b.json").exists()
-
-
-def test_policy_metrics_and_absolute_limits(tmp_path: Path, no_gpu: None) -> None:
+def test_gate_reads_policy_thresholds_and_baseline(tmp_path: Path, no_gpu: None) -> None:
+    base_dir = tmp_path / "baselines"
     pol = tmp_path / "mlgate.yml"
     pol.write_text(
-        "version: 1\nbench:\n  metrics:\n    accuracy:\n      better: higher\n      min: 0.95\n"
+        "version: 1\nbench:\n"
+        f"  baseline: {base_dir}/\n"
+        "  gates:\n"
+        "    - 'accuracy >= 0.82'\n"
+        "    - 'latency_ms <= +5% vs baseline'\n"
     )
-    out = tmp_path / "r.json"
-    rc = run_cli(["--command", bench_script(tmp_path, 5.0, accuracy=0.9), "--runs", "5", "--warmup", "0",
-                  "--policy", str(pol), "--baseline", str(tmp_path / "b.json"), "--update-baseline",
+    base = tmp_path / "base.json"
+    assert bench_run(tmp_path, base, bench_script(tmp_path / "a", 10.0, accuracy=0.9)) == 0
+    assert run_cli(["baseline", "update", str(base), "--policy", str(pol)]) == 0
+    assert len(list(base_dir.glob("bench_10_0-*.json"))) == 1
+
+    good = tmp_path / "good.json"
+    assert bench_run(tmp_path, good, bench_script(tmp_path / "b", 10.0, accuracy=0.9)) == 0
+    rep = tmp_path / "rep.json"
+    assert run_cli(["gate", str(good), "--policy", str(pol), "--format", "json", "--output",
+                    str(rep)]) == 0
+    rows = {r["metric"]: r["verdict"] for r in json.loads(rep.read_text())["evidence"]["metrics"]}
+    assert rows == {"latency_ms": "pass", "accuracy >= 0.82": "pass"}
+
+    # slower and less accurate: the relative gate and the absolute floor both hold
+    bad = tmp_path / "bad.json"
+    assert bench_run(tmp_path, bad, bench_script(tmp_path / "c", 12.0, accuracy=0.8)) == 0
+    # same benchmark name so the baseline is found
+    data = json.loads(bad.read_text())
+    data["name"] = "bench_10_0"
+    bad.write_text(json.dumps(data))
+    assert run_cli(["gate", str(bad), "--policy", str(pol), "--format", "json", "--output",
+                    str(rep)]) == 1
+    report = json.loads(rep.read_text())
+    ids = [f["rule_id"] for f in report["findings"]]
+    assert "MLG-BENCH-001" in ids and "MLG-BENCH-008" in ids
+    # group-level --policy works too (the GitHub action passes it there)
+    assert run_cli(["--policy", str(pol), "gate", str(good)]) == 0
+
+
+def test_gate_tail_slo_needs_enough_samples(tmp_path: Path, no_gpu: None) -> None:
+    script = tmp_path / "tail.py"
+    script.write_text(
+        "import json, random\nrng = random.Random(7)\n"
+        "print(json.dumps({'latency_ms': [rng.lognormvariate(0, 0.2) for _ in range(400)]}))\n"
+    )
+    pol = tmp_path / "mlgate.yml"
+    pol.write_text("version: 1\nbench:\n  gates:\n    - 'p99(latency_ms) <= 5'\n")
+    one = tmp_path / "one.json"
+    assert run_cli(["run", "--repeat", "1", "--warmup", "0", "--output", str(one), "--",
+                    PY, str(script)]) == 0
+    rep = tmp_path / "rep.json"
+    assert run_cli(["gate", str(one), "--policy", str(pol), "--format", "json", "--output", str(rep)]) == 0
+    row = json.loads(rep.read_text())["evidence"]["metrics"][0]
+    assert row["verdict"] == "pass" and row["n"] == 400 and row["upper_bound"] <= 5
+    # 50 samples cannot bound a p99 at 95 %: inconclusive, and the report says how many are needed
+    data = json.loads(one.read_text())
+    data["metrics"]["latency_ms"]["samples"] = data["metrics"]["latency_ms"]["samples"][:50]
+    one.write_text(json.dumps(data))
+    assert run_cli(["gate", str(one), "--policy", str(pol), "--format", "json", "--output", str(rep)]) == 1
+    report = json.loads(rep.read_text())
+    assert report["evidence"]["metrics"][0]["samples_needed"] == 299
+    assert report["findings"][0]["rule_id"] == "MLG-BENCH-002"
+    assert "299" in report["findings"][0]["detail"]
+
+
+def write_event(tmp_path: Path, name: str, payload: dict[str, object]) -> Path:
+    p = tmp_path / f"{name}.json"
+    p.write_text(json.dumps(payload))
+    return p
+
+
+def test_baseline_update_refused_on_pull_request_payload(
+    tmp_path: Path, no_gpu: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    res = tmp_path / "r.json"
+    assert bench_run(tmp_path, res, bench_script(tmp_path, 5.0)) == 0
+    event = write_event(tmp_path, "pr", {
+        "action": "synchronize", "number": 7,
+        "pull_request": {"head": {"ref": "feature"}, "base": {"ref": "main"}},
+        "repository": {"full_name": "o/r", "default_branch": "main"},
+    })
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    monkeypatch.setenv("GITHUB_EVENT_NAME", "pull_request")
+    monkeypatch.setenv("GITHUB_EVENT_PATH", str(event))
+    monkeypatch.setenv("GITHUB_REF", "refs/pull/7/merge")
+    target = tmp_path / "store" / "b.json"
+    assert run_cli(["baseline", "update", str(res), "--baseline", str(target)]) == 2
+    assert not target.exists() and not target.parent.exists()
+    # a push to a feature branch: also refused
+    push = write_event(tmp_path, "push", {"ref": "refs/heads/feature",
+                                           "repository": {"default_branch": "main"}})
+    monkeypatch.setenv("GITHUB_EVENT_NAME", "push")
+    monkeypatch.setenv("GITHUB_EVENT_PATH", str(push))
+    monkeypatch.setenv("GITHUB_REF", "refs/heads/feature")
+    assert run_cli(["baseline", "update", str(res), "--baseline", str(target)]) == 2
+    assert not target.exists()
+    # a push to the default branch: stored
+    monkeypatch.setenv("GITHUB_REF", "refs/heads/main")
+    assert run_cli(["baseline", "update", str(res), "--baseline", str(target)]) == 0
+    assert json.loads(target.read_text())["name"] == "bench_5_0"
+
+
+def test_ab_interleaves_in_alternating_order(tmp_path: Path, no_gpu: None) -> None:
+    log = tmp_path / "order.log"
+    script = tmp_path / "side.py"
+    script.write_text(
+        "import json, sys\n"
+        f"open({str(log)!r}, 'a').write(sys.argv[1])\n"
+        "v = {'A': 10.0, 'B': 10.0}[sys.argv[1]]\n"
+        "print(json.dumps({'latency_ms': {'value': v, 'better': 'lower'}}))\n"
+    )
+    out = tmp_path / "ab.json"
+    rc = run_cli(["ab", "--baseline-cmd", f"{shlex.quote(PY)} {shlex.quote(str(script))} A",
+                  "--candidate-cmd", f"{shlex.quote(PY)} {shlex.quote(str(script))} B",
+                  "--repeat", "6", "--warmup", "1", "--format", "json", "--output", str(out),
+                  "--results-dir", str(tmp_path / "res")])
+    # warm-up pair AB, then AB BA AB BA AB BA
+    assert log.read_text() == "AB" + "ABBAABBAABBA"
+    report = json.loads(out.read_text())
+    assert report["kind"] == "bench"
+    assert report["evidence"]["ab"]["order"] == "ABBAABBAABBA"
+    assert report["evidence"]["ab"]["pairs"] == 6
+    assert rc == 0, report["findings"]
+    cand = json.loads((tmp_path / "res" / "candidate.json").read_text())
+    assert cand["metrics"]["latency_ms"]["samples"] == [10.0] * 6
+
+
+def test_ab_budget_samples_until_it_decides(tmp_path: Path, no_gpu: None) -> None:
+    script = tmp_path / "noisy.py"
+    counter = tmp_path / "n"
+    script.write_text(
+        "import json, os, random, sys\n"
+        f"p = {str(counter)!r}\n"
+        "n = int(open(p).read()) if os.path.exists(p) else 0\n"
+        "open(p, 'w').write(str(n + 1))\n"
+        "rng = random.Random(n)\n"
+        "scale = 1.25 if sys.argv[1] == 'B' else 1.0\n"
+        "print(json.dumps({'latency_ms': 10 * scale * rng.lognormvariate(0, 0.12)}))\n"
+    )
+    base = f"{shlex.quote(PY)} {shlex.quote(str(script))} A"
+    cand = f"{shlex.quote(PY)} {shlex.quote(str(script))} B"
+    out = tmp_path / "ab.json"
+    rc = run_cli(["ab", "--baseline-cmd", base, "--candidate-cmd", cand, "--repeat", "5",
+                  "--max-repeat", "40", "--warmup", "0", "--better", "latency_ms=lower",
                   "--format", "json", "--output", str(out)])
+    report = json.loads(out.read_text())
+    ab = report["evidence"]["ab"]
+    assert ab["planned_looks"] == [5, 10, 15, 20, 25, 30, 35, 40]
+    assert ab["alpha_per_look"] == pytest.approx(0.01 / 8)
+    assert report["evidence"]["metrics"][0]["verdict"] == "regression"
+    assert 5 < ab["pairs"] < 40  # needed more than the first look, stopped before the budget
     assert rc == 1
-    f = next(f for f in json.loads(out.read_text())["findings"] if f["rule_id"] == "MLG-BENCH-008")
-    assert "0.9" in f["detail"] and ">= 0.95" in f["detail"]
+
+
+def test_from_lm_eval_without_command(tmp_path: Path, no_gpu: None) -> None:
+    from tests.bench.test_sources import LM_EVAL
+
+    f = tmp_path / "results_2025-01-01T00-00-00.json"
+    f.write_text(json.dumps(LM_EVAL))
+    out = tmp_path / "r.json"
+    assert run_cli(["run", "--from", "lm-eval", str(f), "--output", str(out)]) == 0
+    data = json.loads(out.read_text())
+    acc = data["metrics"]["hellaswag.acc"]
+    assert acc["samples"] == [0.5717] and acc["stderr"] == 0.0049 and acc["better"] is None
+    pol = tmp_path / "mlgate.yml"
+    pol.write_text("version: 1\nbench:\n  gates: ['hellaswag.acc >= 0.82']\n")
+    rep = tmp_path / "g.json"
+    assert run_cli(["gate", str(out), "--policy", str(pol), "--format", "json", "--output", str(rep)]) == 1
+    f0 = json.loads(rep.read_text())["findings"][0]
+    assert f0["rule_id"] == "MLG-BENCH-008" and "0.5717" in f0["detail"]
 
 
 def test_example_benchmark_runs_through_the_gate(tmp_path: Path, no_gpu: None) -> None:
     script = REPO / "examples" / "bench" / "run.py"
-    cmd = f"{shlex.quote(sys.executable)} {script} --no-torch --iters 3 --batch 4"
     out = tmp_path / "r.json"
-    rc = run_cli(["--command", cmd, "--runs", "2", "--warmup", "0", "--baseline",
-                  str(tmp_path / "b.json"), "--update-baseline", "--format", "json", "--output", str(out)])
+    rc = run_cli(["run", "--repeat", "2", "--warmup", "0", "--output", str(out), "--",
+                  PY, str(script), "--no-torch", "--iters", "3", "--batch", "4"])
     assert rc == 0
-    report = json.loads(out.read_text())
-    assert {m["metric"] for m in report["evidence"]["metrics"]} == {"latency_ms", "throughput"}
+    assert set(json.loads(out.read_text())["metrics"]) == {"latency_ms", "throughput"}
 
 
 def test_device_subcommand(tmp_path: Path, fake_gpu: Path) -> None:
@@ -210,3 +319,11 @@ def test_device_subcommand(tmp_path: Path, fake_gpu: Path) -> None:
     assert run_cli(["device", "--output", str(out)]) == 0
     data = json.loads(out.read_text())
     assert data["cuda_version"] == "12.2" and len(data["gpus"]) == 2
+    assert data["gpu_source"] == "nvidia-smi"
+    txt = tmp_path / "d.txt"
+    assert run_cli(["device", "--format", "text", "--output", str(txt)]) == 0
+    assert "NVIDIA A100-SXM4-80GB" in txt.read_text()
+
+
+def test_nothing_to_run_is_usage_error(no_gpu: None) -> None:
+    assert run_cli(["run"]) == 2

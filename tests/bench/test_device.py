@@ -122,3 +122,43 @@ def test_cpu_model_and_memory_parsers() -> None:
     assert cpu_model("Hardware\t: BCM2835\n") == "BCM2835"
     assert memory_total_mib("MemTotal:       16384000 kB\n") == 16000
     assert memory_total_mib("") is None
+
+
+def test_torch_probe_output_is_parsed() -> None:
+    from mlgate.bench.device import parse_torch_probe
+
+    line = ('{"available": true, "cuda": "12.4", "gpus": [{"name": "NVIDIA H100 80GB HBM3", '
+            '"mem": 85045870592}]}')
+    gpus, cuda = parse_torch_probe("some warning\n" + line + "\n")
+    assert cuda == "12.4" and gpus[0].name == "NVIDIA H100 80GB HBM3"
+    assert gpus[0].memory_total_mib == 81106
+
+
+def test_torch_probe_on_cpu_torch_finds_no_gpu(no_gpu: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The real child-process probe with the CPU build of torch the test extra installs."""
+    from mlgate.bench.device import probe_torch_cuda
+
+    pytest.importorskip("torch")
+    probe_torch_cuda.cache_clear()
+    monkeypatch.setenv("MLGATE_BENCH_TORCH_PROBE", "1")
+    info = probe_device({})
+    assert not info.has_gpu and info.gpu_source == ""
+    gpus, status, _ = probe_torch_cuda()
+    assert gpus == () and status == "absent"
+    assert "torch" in info.frameworks
+
+
+def test_nvidia_smi_comes_first(fake_gpu: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MLGATE_BENCH_TORCH_PROBE", "1")
+    info = probe_device({})
+    assert info.gpu_source == "nvidia-smi" and info.gpu_status == "ok"
+
+
+def test_runner_name_and_labels() -> None:
+    info = probe_device({"RUNNER_NAME": "gpu-7", "RUNNER_OS": "Linux", "RUNNER_ARCH": "X64",
+                         "CI_RUNNER_DESCRIPTION": "a100 box", "CI_RUNNER_TAGS": '["gpu", "a100"]'})
+    assert info.runner["RUNNER_NAME"] == "gpu-7" and info.runner["RUNNER_ARCH"] == "X64"
+    assert info.runner_labels == ["gpu", "a100"]
+    assert info.to_json()["runner_labels"] == ["gpu", "a100"]
+    comma = probe_device({"CI_RUNNER_TAGS": "gpu, cuda12"})
+    assert comma.runner_labels == ["gpu", "cuda12"]

@@ -108,3 +108,65 @@ def test_parse_metric_spec() -> None:
     assert parse_metric_spec("tokens/s=HIGHER") == ("tokens/s", "higher")
     with pytest.raises(UsageError):
         parse_metric_spec("latency_ms:faster")
+
+
+def test_gate_expressions_parse() -> None:
+    from mlgate.bench.gate import parse_gate_expr
+    from mlgate.core.errors import PolicyError
+
+    e = parse_gate_expr("accuracy >= 0.82")
+    assert (e.kind, e.metric, e.op, e.value) == ("absolute", "accuracy", ">=", 0.82)
+    e = parse_gate_expr("throughput >= -3% vs baseline")
+    assert (e.kind, e.value, e.better) == ("relative", -0.03, "higher")
+    e = parse_gate_expr("latency_ms <= +5 % vs baseline")
+    assert (e.kind, e.value, e.better) == ("relative", 0.05, "lower")
+    e = parse_gate_expr("p99(latency_ms) <= 50")
+    assert (e.kind, e.quantile, e.value) == ("quantile", 0.99, 50.0)
+    for bad in ("throughput >= +3% vs baseline", "accuracy ~ 0.8", "p100(x) <= 1"):
+        with pytest.raises(PolicyError):
+            parse_gate_expr(bad)
+
+
+def test_relative_gate_sets_direction_and_tolerance() -> None:
+    base = results({"tput": [100.0, 101, 99, 100.5, 99.5, 100, 100.2, 99.8]}, better=None)
+    cand = results({"tput": [v * 0.96 for v in base.metrics["tput"].samples]}, better=None)
+    loose = BenchPolicy(gates=["tput >= -5% vs baseline"])
+    assert gate(cand, base, loose).evidence["metrics"][0]["verdict"] == "pass"
+    strict = BenchPolicy(gates=["tput >= -3% vs baseline"])
+    report = gate(cand, base, strict)
+    assert report.evidence["metrics"][0]["verdict"] == "regression"
+    # a declared direction that contradicts the gate is a policy error
+    from mlgate.core.errors import PolicyError
+
+    with pytest.raises(PolicyError):
+        gate(cand, base, strict, GateOptions(directions={"tput": "lower"}))
+
+
+def test_absolute_only_gates_need_no_baseline() -> None:
+    cand = results({"acc": [0.9]}, better=None)
+    report = gate(cand, None, BenchPolicy(gates=["acc >= 0.82"]))
+    assert report.findings == () and report.complete
+
+
+def test_paired_metric_uses_the_paired_bootstrap() -> None:
+    import random
+
+    rng = random.Random(5)
+    b = [1.0 if rng.random() < 0.8 else 0.0 for _ in range(400)]
+    c = [0.0 if v == 1.0 and rng.random() < 0.15 else v for v in b]
+    base = results({"acc": b}, better="higher")
+    cand = results({"acc": c}, better="higher")
+    pol = BenchPolicy(metrics={"acc": BenchMetricPolicy(paired=True)})
+    row = gate(cand, base, pol).evidence["metrics"][0]
+    assert row["scale"] == "paired" and row["verdict"] == "regression"
+    assert row["extra"]["mean_difference"] < 0
+
+
+def test_one_value_with_stderr_uses_normal_interval() -> None:
+    from dataclasses import replace
+
+    base = results({"acc": [0.80]}, better="higher")
+    base = replace(base, metrics={"acc": replace(base.metrics["acc"], stderr=0.004)})
+    cand = replace(base, metrics={"acc": replace(base.metrics["acc"], samples=(0.70,))})
+    row = gate(cand, base, BenchPolicy()).evidence["metrics"][0]
+    assert row["scale"] == "stderr" and row["verdict"] == "regression"

@@ -6,15 +6,22 @@ import math
 import random
 
 import pytest
-from scipy.stats import mannwhitneyu
+from scipy.stats import binom, mannwhitneyu
 
 from mlgate.bench.stats import (
     CompareSettings,
     Verdict,
     bootstrap_median_ratio_ci,
     compare,
+    compare_with_stderr,
     hodges_lehmann,
+    look_schedule,
     mann_whitney_u,
+    paired_bootstrap,
+    quantile_check,
+    quantile_lower_rank,
+    quantile_upper_rank,
+    samples_needed,
     summarize,
 )
 
@@ -191,3 +198,103 @@ def test_extreme_magnitudes_never_raise(scale: float) -> None:
     c = compare("x", base, cand, "lower", CompareSettings(max_cv=100))
     assert c.verdict in set(Verdict)
     assert c.change is not None
+
+
+# ----------------------------------------------------------------------------- tail bounds
+
+@pytest.mark.parametrize("q", [0.5, 0.9, 0.95, 0.99])
+@pytest.mark.parametrize("conf", [0.9, 0.95, 0.99])
+@pytest.mark.parametrize("n", [1, 10, 29, 100, 299, 300, 1000, 2500])
+def test_upper_rank_matches_scipy_binomial(q: float, conf: float, n: int) -> None:
+    k = quantile_upper_rank(n, q, conf)
+    expected = next((k2 for k2 in range(1, n + 1) if binom.cdf(k2 - 1, n, q) >= conf), None)
+    assert k == expected
+    if k is not None:
+        assert binom.cdf(k - 1, n, q) >= conf
+        assert k == 1 or binom.cdf(k - 2, n, q) < conf
+
+
+@pytest.mark.parametrize("q", [0.5, 0.9, 0.99])
+@pytest.mark.parametrize("n", [5, 50, 400])
+def test_lower_rank_matches_scipy_binomial(q: float, n: int) -> None:
+    j = quantile_lower_rank(n, q, 0.95)
+    expected = max((j2 for j2 in range(1, n + 1) if binom.sf(j2 - 1, n, q) >= 0.95), default=None)
+    assert j == expected
+
+
+def test_samples_needed_for_p99_and_p90() -> None:
+    assert samples_needed(0.99, 0.95) == 299  # MLPerf's well-known minimum for a p99 bound
+    assert samples_needed(0.90, 0.95) == 29
+    for q, c in ((0.99, 0.95), (0.9, 0.99)):
+        n = samples_needed(q, c)
+        assert quantile_upper_rank(n, q, c) == n and quantile_upper_rank(n - 1, q, c) is None
+
+
+def test_quantile_check_coverage_by_simulation() -> None:
+    """The upper bound really covers the true p90 at least 95 % of the time."""
+    import math
+    import random
+
+    true_p90 = math.exp(1.2815515655446004 * 0.3)  # lognormal(0, 0.3)
+    rng = random.Random(3)
+    covered = 0
+    for _ in range(400):
+        xs = sorted(rng.lognormvariate(0, 0.3) for _ in range(60))
+        k = quantile_upper_rank(60, 0.9, 0.95)
+        assert k is not None
+        covered += xs[k - 1] >= true_p90
+    assert covered / 400 >= 0.93
+
+
+def test_quantile_check_verdicts() -> None:
+    fast = [1.0 + i / 1000 for i in range(500)]
+    assert quantile_check("lat", fast, 0.99, "<=", 2.0).verdict is Verdict.PASS
+    slow = [10.0 + i / 1000 for i in range(500)]
+    assert quantile_check("lat", slow, 0.99, "<=", 2.0).verdict is Verdict.REGRESSION
+    few = quantile_check("lat", fast[:50], 0.99, "<=", 2.0)
+    assert few.verdict is Verdict.INCONCLUSIVE and few.needed == 299 and "299" in few.reason
+    # the raw p99 is under the limit but the bound is not: inconclusive, not a pass
+    edge = quantile_check("lat", [1.0] * 297 + [3.0] * 3, 0.99, "<=", 2.0)
+    assert edge.sample_quantile == 1.0 and edge.verdict is not Verdict.PASS
+    assert quantile_check("lat", [], 0.9, "<=", 1.0).verdict is Verdict.NOT_MEASURED
+    thr = [100.0 + i for i in range(100)]
+    assert quantile_check("tput", thr, 0.1, ">=", 50.0).verdict is Verdict.PASS
+
+
+# ----------------------------------------------------------------------------- paired bootstrap
+
+
+def test_paired_bootstrap_detects_a_quality_drop_and_is_seeded() -> None:
+    import random
+
+    rng = random.Random(11)
+    base = [1.0 if rng.random() < 0.85 else 0.0 for _ in range(1000)]
+    # the candidate gets 12 % of the examples the baseline got right wrong
+    cand = [0.0 if b == 1.0 and rng.random() < 0.12 else b for b in base]
+    c = paired_bootstrap("acc", base, cand, "higher", CompareSettings(tolerance=0.05), seed=1)
+    assert c.verdict is Verdict.REGRESSION and c.ci_high is not None and c.ci_high < 0
+    again = paired_bootstrap("acc", base, cand, "higher", CompareSettings(tolerance=0.05), seed=1)
+    assert (again.ci_low, again.ci_high) == (c.ci_low, c.ci_high)
+    same = paired_bootstrap("acc", base, base, "higher", CompareSettings(tolerance=0.05))
+    assert same.verdict is Verdict.PASS and same.change == 0
+
+
+def test_paired_bootstrap_needs_equal_lengths() -> None:
+    c = paired_bootstrap("acc", [1.0] * 10, [1.0] * 9, "higher")
+    assert c.verdict is Verdict.NOT_MEASURED and "same examples" in c.reason
+
+
+def test_compare_with_stderr() -> None:
+    # lm-eval style: 0.80 +- 0.004 vs 0.70 +- 0.004: a real 12.5 % drop
+    c = compare_with_stderr("acc", 0.80, 0.004, 0.70, 0.004, "higher")
+    assert c.verdict is Verdict.REGRESSION
+    c = compare_with_stderr("acc", 0.80, 0.004, 0.801, 0.004, "higher")
+    assert c.verdict is Verdict.PASS
+    c = compare_with_stderr("acc", 0.80, 0.05, 0.78, 0.05, "higher")
+    assert c.verdict is Verdict.INCONCLUSIVE
+
+
+def test_look_schedule() -> None:
+    assert look_schedule(5, 5, 12) == [5, 10, 12]
+    with pytest.raises(ValueError):
+        look_schedule(5, 5, 4)

@@ -125,7 +125,7 @@ def test_xml_validator_rejects_modelcard_out_of_xsd_order(example_model: Path) -
     assert mc is not None
     comp.remove(mc)
     comp.insert(0, mc)  # before <name>: the XSD sequence forbids it
-    with pytest.raises(ToolError, match="not valid CycloneDX 1.6"):
+    with pytest.raises(ToolError, match=r"not valid CycloneDX 1\.6"):
         validate_bom_xml(ET.tostring(root, encoding="unicode"))
 
 

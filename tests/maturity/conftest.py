@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote_plus, urlencode
 
 import pytest
 from pytest_httpserver import HTTPServer
@@ -78,6 +80,9 @@ class FakeGitHub:
         self.server = server
         self.base = server.url_for("").rstrip("/")
         self.requests: list[Request] = []
+        self.etags = False  # True: answer like GitHub with ETags and 304 Not Modified
+        self.not_modified = 0
+        self.remaining = 5000  # X-RateLimit-Remaining; a 304 does not use any
 
     def add_repo(self, owner: str, name: str, *, contributors: int = 12,
                  last_commit: str = "2026-11-30T10:00:00Z", release: str | None = "2026-10-01T12:00:00Z",
@@ -113,12 +118,72 @@ class FakeGitHub:
                     {"message": "Not Found", "documentation_url": "https://docs.github.com/rest/repos/contents",
                      "status": "404"}, status=404))
 
+    def add_issues(self, opened: dict[str, tuple[int, int]], *, search_limited: bool = False) -> None:
+        """/search/issues for ``repo:o/r is:issue created:>=DATE [is:closed]``: ``opened`` maps
+        o/r -> (issues created since the date, how many of those are closed)."""
+        self.search_queries: list[str] = []
+
+        def handler(request: Request) -> Response:
+            q = request.args.get("q", "")
+            self.search_queries.append(q)
+            reset = str(int(time.time()) + 40)
+            limit = {"X-RateLimit-Limit": "30", "X-RateLimit-Resource": "search", "X-RateLimit-Reset": reset}
+            if search_limited:
+                return Response(json.dumps({
+                    "message": "API rate limit exceeded for 203.0.113.7.",
+                    "documentation_url": "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api"}),
+                    status=403, content_type="application/json",
+                    headers={**limit, "X-RateLimit-Remaining": "0", "X-RateLimit-Used": "30"})
+            terms = q.split()
+            repo = next(t[5:] for t in terms if t.startswith("repo:"))
+            total, closed = opened.get(repo, (0, 0))
+            count = closed if "is:closed" in terms else total
+            item = {"url": f"{self.base}/repos/{repo}/issues/1", "number": 1, "title": "bug",
+                    "state": "closed" if "is:closed" in terms else "open", "score": 1.0,
+                    "pull_request": None, "user": {"login": "u", "id": 1}}
+            per_page = int(request.args.get("per_page", 30))
+            headers = {**limit, "X-RateLimit-Remaining": "29", "X-RateLimit-Used": "1"}
+            if count > per_page:  # GitHub serves at most 1000 search results
+                last = -(-min(count, 1000) // per_page)
+                url = f"{self.base}/search/issues?q={quote_plus(q)}&per_page={per_page}&page="
+                headers["Link"] = f'<{url}2>; rel="next", <{url}{last}>; rel="last"'
+            return Response(json.dumps({"total_count": count, "incomplete_results": False,
+                                        "items": [item] * min(count, per_page)}),
+                            headers=headers, content_type="application/json; charset=utf-8")
+
+        self.route("/search/issues", handler)
+
     def route(self, path: str, handler: Callable[[Request], Response]) -> None:
         def wrapped(request: Request) -> Response:
             self.requests.append(request)
-            return handler(request)
+            response = handler(request)
+            if not self.etags or response.status_code != 200:
+                self.remaining -= 1
+                return response
+            # GitHub: a strong-looking weak ETag of the representation; If-None-Match -> 304
+            # with no body, the same ETag and rate-limit headers showing no budget spent
+            tag = 'W/"' + hashlib.sha256(response.get_data()).hexdigest()[:40] + '"'
+            if request.headers.get("If-None-Match") == tag:
+                self.not_modified += 1
+                return Response(status=304, headers={
+                    **GH_RATE, "X-RateLimit-Remaining": str(self.remaining), "ETag": tag,
+                    "X-RateLimit-Reset": str(int(time.time()) + 3600),
+                    "Cache-Control": "private, max-age=60, s-maxage=60", "Vary": "Accept, Authorization"})
+            self.remaining -= 1
+            response.headers["ETag"] = tag
+            response.headers["X-RateLimit-Remaining"] = str(self.remaining)
+            response.headers["Cache-Control"] = "private, max-age=60, s-maxage=60"
+            return response
 
         self.server.expect_request(path).respond_with_handler(wrapped)
+
+
+@pytest.fixture(autouse=True)
+def _private_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test gets its own cache dir (signals cache and ETag cache)."""
+    root = tmp_path_factory.mktemp("mlgate-cache")
+    monkeypatch.setenv("MLGATE_CACHE_DIR", str(root))
+    return root
 
 
 @pytest.fixture

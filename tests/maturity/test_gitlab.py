@@ -36,7 +36,8 @@ class FakeGitLab:
 
     def add(self, path: str, *, pid: int, contributors: int = 8, archived: bool = False,
             license: dict[str, str] | None = None, releases: int = 1, totals: bool = True,
-            last_commit: str = "2026-11-20T09:00:00.000+00:00", security: bool = True) -> None:
+            last_commit: str = "2026-11-20T09:00:00.000+00:00", security: bool = True,
+            issues: tuple[int, int] = (20, 15), issues_enabled: bool = True) -> None:
         group = path.rsplit("/", 1)[0]
         self.projects[path] = {
             "id": pid, "description": "x", "name": path.rsplit("/", 1)[1],
@@ -47,13 +48,14 @@ class FakeGitLab:
             "forks_count": 12, "star_count": 150, "last_activity_at": "2026-11-20T09:00:00.000Z",
             "namespace": {"id": 7, "name": group, "path": group, "kind": "group", "full_path": group,
                           "parent_id": None, "web_url": f"{self.base}/groups/{group}"},
-            "archived": archived, "visibility": "public", "issues_enabled": True, "open_issues_count": 9,
+            "archived": archived, "visibility": "public", "issues_enabled": issues_enabled,
+            "open_issues_count": 9,
             "license_url": f"{self.base}/{path}/-/blob/main/LICENSE",
             "license": license if license is not None else
             {"key": "mit", "name": "MIT License", "nickname": None,
              "html_url": "http://choosealicense.com/licenses/mit/", "source_url": None},
             "_contributors": contributors, "_releases": releases, "_totals": totals,
-            "_last_commit": last_commit, "_security": security,
+            "_last_commit": last_commit, "_security": security, "_issues": issues,
         }
 
     def handle(self, request: Request) -> Response:
@@ -88,6 +90,12 @@ class FakeGitLab:
                                "committed_date": proj["_last_commit"],
                                "authored_date": proj["_last_commit"]}],
                              args, raw)
+        if rest == "issues_statistics":
+            # counts of the issues created after created_after (GitLab filters like the list)
+            self.stats_args = args
+            total, closed = proj["_issues"]
+            return gl_json({"statistics": {"counts": {"all": total, "closed": closed,
+                                                      "opened": total - closed}}})
         if rest == "releases":
             rel = [{"name": f"v{i}", "tag_name": f"v{i}", "created_at": "2026-09-01T10:00:00.000Z",
                     "released_at": "2026-09-01T10:00:00.000Z"} for i in range(proj["_releases"])]

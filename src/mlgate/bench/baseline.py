@@ -61,6 +61,15 @@ class BenchResults:
     failed_runs: int = 0
     commit: str = ""
     created: str = field(default_factory=utc_now)
+    gpu_missing: bool = False  # a GPU was required; ran on the CPU with --allow-cpu
+
+    def with_directions(self, directions: Mapping[str, str]) -> BenchResults:
+        """The same results with ``--better`` directions filled in."""
+        from dataclasses import replace
+
+        metrics = {k: replace(v, better=directions.get(k) or v.better)
+                   for k, v in self.metrics.items()}
+        return replace(self, metrics=metrics)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -71,6 +80,7 @@ class BenchResults:
             "command": list(self.command),
             "device": self.device.to_json(),
             "failed_runs": self.failed_runs,
+            **({"gpu_missing": True, "marked": "cpu"} if self.gpu_missing else {}),
             "metrics": {k: v.to_json() for k, v in self.metrics.items()},
             "runs": [dict(r) for r in self.runs],
         }
@@ -110,6 +120,7 @@ class BenchResults:
                 failed_runs=int(data.get("failed_runs") or 0),
                 commit=str(data.get("commit") or ""),
                 created=str(data.get("created") or ""),
+                gpu_missing=bool(data.get("gpu_missing", False)),
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise InputError(f"{source}: malformed bench results: {exc}") from exc

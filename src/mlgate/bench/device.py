@@ -311,7 +311,7 @@ def probe_device(environ: Mapping[str, str] | None = None, *, use_torch: bool = 
     env = os.environ if environ is None else environ
     gpus, status, cuda = probe_gpus()
     source = "nvidia-smi" if gpus else ""
-    if not gpus and use_torch and env.get("MLGATE_BENCH_TORCH_PROBE", "1") != "0":
+    if not gpus and use_torch and os.environ.get("MLGATE_BENCH_TORCH_PROBE", "1") != "0":
         tgpus, _status, tcuda = probe_torch_cuda()
         if tgpus:
             gpus, cuda, source = tgpus, cuda or tcuda, "torch.cuda"

@@ -288,7 +288,7 @@ def gate(
     findings: list[Finding] = []
     rows: list[dict[str, Any]] = []
 
-    if opts.gpu_missing:
+    if opts.gpu_missing or candidate.gpu_missing:
         findings.append(rules.NO_GPU.finding(
             f"no GPU found; results are marked CPU ({candidate.device.label()})"
         ))
@@ -315,7 +315,7 @@ def gate(
                 properties={"baseline": baseline.device.fingerprint,
                             "current": candidate.device.fingerprint},
             ))
-    elif not record_only:
+    elif not record_only and metrics:
         findings.append(rules.NO_BASELINE.finding(
             f"no baseline for {candidate.name!r} on {candidate.device.label()}"
             + (f" at {opts.baseline_source}" if opts.baseline_source else "")
@@ -417,5 +417,5 @@ def gate(
         target=candidate.name,
         findings=tuple(findings),
         evidence=evidence,
-        complete=not failed and comparable and (baseline is not None or record_only),
+        complete=not failed and comparable and (baseline is not None or record_only or not metrics),
     )

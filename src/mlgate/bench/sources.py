@@ -2,9 +2,10 @@
 
 * ``pytest-benchmark`` (``pytest --benchmark-json FILE``): one metric per benchmark, named by
   ``benchmarks[].name`` (``fullname`` when two share a name), in seconds, lower is better (a
-  duration, by the format's own definition). With ``--benchmark-save-data`` the per-round
-  timings in ``stats.data`` are the samples; without it only the summary exists, and its
-  ``stats.mean`` is taken as one sample, with a note saying so.
+  duration, by the format's own definition). The per-round timings in ``stats.data`` are the
+  samples (``--benchmark-json`` writes them; files from ``--benchmark-save`` have them only with
+  ``--benchmark-save-data``); without them only the summary exists, and its ``stats.mean`` is
+  taken as one sample, with a note saying so.
 * ``lm-eval`` (lm-evaluation-harness ``results*.json``): ``results.{task}.{metric},{filter}``
   becomes the metric ``{task}.{metric}`` (``{task}.{metric},{filter}`` when the filter is not
   ``none``), with ``{metric}_stderr,{filter}`` as its standard error. No direction is set:

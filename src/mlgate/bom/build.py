@@ -16,13 +16,15 @@ gives byte-identical BOMs.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import hashlib
 import json
 import os
 import re
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -235,6 +237,13 @@ def read_config(folder: Path) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+def usable_cores() -> int:
+    """CPUs this process may run on (a CI container's affinity mask, not the host's count)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0)) or 1
+    return os.cpu_count() or 1
+
+
 def hash_folder(path: Path, *, workers: int | None = None) -> list[FileRecord]:
     """A FileRecord with sha256 for every entry of ``path``, sorted by path.
 
@@ -243,7 +252,7 @@ def hash_folder(path: Path, *, workers: int | None = None) -> list[FileRecord]:
     shard started last does not leave the other cores idle. One file's SHA-256 is inherently
     sequential: a folder that is a single huge file hashes at one core's speed."""
     arts = walk(path)
-    n = workers or max(1, min(8, os.cpu_count() or 1))
+    n = workers or max(1, min(8, usable_cores()))
 
     def one(art: Any) -> FileRecord:
         if not art.readable:
@@ -295,7 +304,7 @@ def build_bom(
                          hint="use cyclonedx-json (alias json) or cyclonedx-xml")
     bom, fields = _assemble(path, file_records=file_records, version=version, hf_repo=hf_repo,
                             revision=revision, environ=environ, include_env=include_env,
-                            mlflow=mlflow)
+                            mlflow=mlflow, warm="json" if fmt in JSON_FORMATS else "xml")
     doc = _json_doc(bom, fields)
     if fmt in JSON_FORMATS:
         text = json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
@@ -314,11 +323,9 @@ def validate_bom_json(text: str) -> None:
     """Raise ToolError unless ``text`` is valid CycloneDX 1.6 JSON (the library's strict
     validator, which carries the official 1.6 JSON schema)."""
     from cyclonedx.exception import MissingOptionalDependencyException
-    from cyclonedx.schema import SchemaVersion
-    from cyclonedx.validation.json import JsonStrictValidator
 
     try:
-        error = JsonStrictValidator(SchemaVersion.V1_6).validate_str(text)
+        error = _validator("json").validate_str(text)
     except MissingOptionalDependencyException as exc:
         raise ToolError("cannot validate the BOM: jsonschema is not installed",
                         hint="pip install 'cyclonedx-python-lib[validation]'") from exc
@@ -331,11 +338,9 @@ def validate_bom_xml(text: str) -> None:
     """Raise ToolError unless ``text`` is valid CycloneDX 1.6 XML (the library's validator
     with the official 1.6 XSD; it needs lxml)."""
     from cyclonedx.exception import MissingOptionalDependencyException
-    from cyclonedx.schema import OutputFormat, SchemaVersion
-    from cyclonedx.validation import make_schemabased_validator
 
     try:
-        error = make_schemabased_validator(OutputFormat.XML, SchemaVersion.V1_6).validate_str(text)
+        error = _validator("xml").validate_str(text)
     except MissingOptionalDependencyException as exc:
         raise ToolError("cannot validate the XML BOM: lxml is not installed",
                         hint="pip install 'cyclonedx-python-lib[validation]' "
@@ -343,6 +348,27 @@ def validate_bom_xml(text: str) -> None:
     if error is not None:
         raise ToolError(f"the generated XML BOM is not valid CycloneDX 1.6: {error}",
                         hint="this is a bug in mlgate; please report it with --debug output")
+
+
+@functools.lru_cache(maxsize=2)
+def _validator(kind: str) -> Any:
+    """One library validator per process (compiling the 1.6 schema takes ~0.1 s)."""
+    from cyclonedx.schema import OutputFormat, SchemaVersion
+    from cyclonedx.validation import make_schemabased_validator
+    from cyclonedx.validation.json import JsonStrictValidator
+
+    if kind == "json":
+        return JsonStrictValidator(SchemaVersion.V1_6)
+    return make_schemabased_validator(OutputFormat.XML, SchemaVersion.V1_6)
+
+
+def _warm_validator(kind: str) -> None:
+    """Compile the schema now (while files are being hashed), not after."""
+    from cyclonedx.exception import MissingOptionalDependencyException
+
+    probe = "{}" if kind == "json" else '<bom xmlns="http://cyclonedx.org/schema/bom/1.6"/>'
+    with contextlib.suppress(MissingOptionalDependencyException):  # validation says so later
+        _validator(kind).validate_str(probe)
 
 
 def _timestamp(environ: Mapping[str, str]) -> datetime:
@@ -405,8 +431,44 @@ def _assemble(
     environ: Mapping[str, str] | None,
     include_env: bool,
     mlflow: MlflowRef | None,
+    warm: str | None = None,
 ) -> tuple[Any, MlFields]:
-    """The library's Bom object and the ML fields it cannot hold."""
+    """The library's Bom object and the ML fields it cannot hold.
+
+    The arguments are checked first; then the files are hashed in the background while the
+    main thread imports the library, reads the card and compiles the ``warm`` validator
+    (``json``/``xml``): that fixed cost hides behind the hashing of a large model."""
+    env = os.environ if environ is None else environ
+    if not path.exists() and not path.is_symlink():
+        raise UsageError(f"no such file or folder: {path}")
+    if hf_repo and mlflow:
+        raise UsageError("a model comes either from the Hub or from an MLflow registry",
+                         hint="pass --hf-repo or --mlflow-model, not both")
+    if hf_repo:
+        hf_purl(hf_repo, revision)  # UsageError before any byte is read
+    if mlflow:
+        mlflow_purl(mlflow)
+    timestamp = _timestamp(env)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="mlgate-hash") as bg:
+        pending = bg.submit(hash_folder, path) if file_records is None else None
+        fields_and_bom = _assemble_rest(path, env, pending, file_records, version, hf_repo,
+                                        revision, include_env, mlflow, timestamp, warm)
+    return fields_and_bom
+
+
+def _assemble_rest(
+    path: Path,
+    env: Mapping[str, str],
+    pending: Future[list[FileRecord]] | None,
+    file_records: Sequence[FileRecord] | None,
+    version: str | None,
+    hf_repo: str | None,
+    revision: str | None,
+    include_env: bool,
+    mlflow: MlflowRef | None,
+    timestamp: datetime,
+    warm: str | None,
+) -> tuple[Any, MlFields]:
     from cyclonedx.contrib.license.factories import LicenseFactory
     from cyclonedx.model import (
         ExternalReference,
@@ -421,21 +483,17 @@ def _assemble(
     from cyclonedx.model.tool import ToolRepository
     from packageurl import PackageURL
 
-    env = os.environ if environ is None else environ
-    if not path.exists() and not path.is_symlink():
-        raise UsageError(f"no such file or folder: {path}")
-    if hf_repo and mlflow:
-        raise UsageError("a model comes either from the Hub or from an MLflow registry",
-                         hint="pass --hf-repo or --mlflow-model, not both")
     folder = path if path.is_dir() else path.parent
     card = load_model_card(folder)
     config = read_config(folder)
     mlmodel = load_mlmodel(folder)
     pyproject = read_pyproject(folder)
-    records = sorted(file_records if file_records is not None else hash_folder(path),
-                     key=lambda r: r.path)
     prov = provenance_from_env(env)
     lf = LicenseFactory()
+    if warm:
+        _warm_validator(warm)
+    hashed = pending.result() if pending is not None else file_records or []
+    records = sorted(hashed, key=lambda r: r.path)
 
     def licenses(exprs: Sequence[str]) -> list[Any]:
         """One license entry: several card licenses all apply (joined with AND)."""
@@ -550,7 +608,7 @@ def _assemble(
                      bom_ref="tool:mlgate")
     metadata = BomMetaData(
         tools=ToolRepository(components=[tool]),
-        timestamp=_timestamp(env),
+        timestamp=timestamp,
         properties=[Property(name=k, value=v) for k, v in prov.properties],
     )
     bom = Bom(components=components, metadata=metadata, serial_number=uuid.UUID(int=0))

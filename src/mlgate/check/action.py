@@ -143,10 +143,40 @@ def plan(step: str, env: Mapping[str, str]) -> StepRun:
         argv = ["decide", *reports, "--format", "json", "--output", str(out / "decision.json"),
                 "--record", str(out / "decision-record.intoto.json")]
         _common(env, argv, stage=True)
-    elif step in ("publish", "release", "bench"):
+    elif step == "publish":
+        argv = ["publish", get_input(env, "decision", str(out / "decision.json")),
+                "--out", str(out), "--format", "json", "--output", str(out / "publish.json")]
+        for name in ("name", "path-prefix", "pr"):
+            if get_input(env, name):
+                argv += [f"--{name}", get_input(env, name)]
+        if get_input(env, "pr") and not get_input(env, "pr").isdigit():
+            raise ActionInputError("input 'pr' must be a pull request number")
+        if get_bool(env, "from-artifact", False):
+            argv.append("--from-artifact")
+    elif step == "release":
+        model = get_input(env, "model")
+        rollback = get_input(env, "rollback-to")
+        if not model:
+            raise ActionInputError("release: input 'model' is required")
+        argv = ["release"]
+        if not rollback:
+            argv.append(get_input(env, "decision", str(out / "decision.json")))
+        argv += ["--model", model, "--format", "json", "--output", str(out / "release.json")]
+        for name in ("version", "stage", "repo", "rollback-to", "reason"):
+            if get_input(env, name):
+                argv += [f"--{name}", get_input(env, name)]
+        # the record and BOM of an earlier check/decide job are attached when they are there
+        for name, fname in (("record", "decision-record.intoto.json"), ("bom", "bom.cdx.json")):
+            given = get_input(env, name)
+            if given:
+                argv += [f"--{name}", given]
+            elif (out / fname).is_file():
+                argv += [f"--{name}", str(out / fname)]
+        if get_bool(env, "push", False):
+            argv.append("--push")
+    elif step == "bench":
         argv = [step]
-        if step == "bench":
-            _common(env, argv)
+        _common(env, argv)
     else:
         raise ActionInputError(f"unknown step {step!r}; steps: {', '.join(STEPS)}")
     argv += extra
@@ -204,6 +234,30 @@ def collect(step: str, run: StepRun, env: Mapping[str, str]) -> None:
             run.outputs["decision"] = str(data.get("decision") or data.get("outcome") or "error")
         except (OSError, ValueError, AttributeError):
             run.outputs["decision"] = "error"
+    elif step == "publish":
+        data = _json_file(out / "publish.json")
+        run.outputs["publish-report"] = str(out / "publish.json")
+        run.outputs["decision"] = str(data.get("decision") or "error")
+        posted = data.get("posted")
+        run.outputs["posted"] = ", ".join(str(x) for x in posted) if isinstance(posted, list) else ""
+        urls = data.get("urls")
+        for key, value in (urls.items() if isinstance(urls, dict) else ()):
+            run.outputs[f"{str(key).replace(' ', '-').replace('_', '-')}-url"] = str(value)
+    elif step == "release":
+        data = _json_file(out / "release.json")
+        run.outputs["release-report"] = str(out / "release.json")
+        for key in ("tag", "commit"):
+            run.outputs[key] = str(data.get(key) or "")
+        run.outputs["release-url"] = str(data.get("release_url") or "")
+
+
+def _json_file(path: Path) -> dict[str, object]:
+    """A JSON object the step wrote; anything else (missing, not JSON) is empty."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 def _sarif_from(report: Path, dest: Path) -> Path | None:

@@ -37,6 +37,7 @@ class BomComponent:
     bom_ref: str
     licenses: tuple[BomLicense, ...]
     external_refs: tuple[tuple[str, str], ...]  # (type, url)
+    properties: tuple[tuple[str, str], ...] = ()  # (name, value)
 
 
 def read_bom(path: Path) -> list[BomComponent]:
@@ -86,6 +87,11 @@ def _walk(items: list[Any], out: list[BomComponent], depth: int) -> None:
                 (_str(r.get("type")), _str(r.get("url")))
                 for r in _list(item.get("externalReferences"))
                 if isinstance(r, dict) and _str(r.get("url"))
+            ),
+            properties=tuple(
+                (_str(p.get("name")), _str(p.get("value")))
+                for p in _list(item.get("properties"))[:1000]
+                if isinstance(p, dict) and _str(p.get("name"))
             ),
         ))
         nested = item.get("components")

@@ -83,6 +83,10 @@ class Signals:
     library: Value[str] = NOT_APPLICABLE
     author: Value[str] = NOT_APPLICABLE
     security_scan_issues: Value[int] = NOT_APPLICABLE
+    # issues opened in the policy's window (maturity.issue_window_days), and how many of those
+    # are closed now; NOT_APPLICABLE when no threshold asked for them
+    recent_issues: Value[int] = NOT_APPLICABLE
+    recent_issues_closed: Value[int] = NOT_APPLICABLE
 
     def to_json(self) -> dict[str, JSONValue]:
         out: dict[str, JSONValue] = {"source": self.source.ref, "kind": self.source.kind, "url": self.url}

@@ -1,7 +1,8 @@
 """``check_maturity``: sources -> Signals -> findings, as one Report of kind "maturity".
 
-Sources come from the command line, from ``maturity.sources`` in the policy and, when none are
-given on the command line, from the model card (README.md front matter: ``base_model``,
+Sources come from the command line, from ``maturity.sources`` in the policy, from a CycloneDX
+BOM (``bom``: purls and repository references, see :mod:`mlgate.maturity.bomsources`) and,
+when none are given on the command line, from the model card (README.md front matter: ``base_model``,
 ``datasets``, and GitHub / GitLab repository links in the card). A source that cannot be read
 is a finding (never a pass) and makes the report incomplete.
 """
@@ -11,7 +12,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,7 @@ def check_maturity(
     model_path: Path | None = None,
     environ: Mapping[str, str] | None = None,
     now: datetime | None = None,
+    bom: Path | None = None,
 ) -> Report:
     mp = policy.maturity
     env = dict(os.environ if environ is None else environ)
@@ -47,12 +49,17 @@ def check_maturity(
     refs: dict[str, SourceRef] = {}
     origin: dict[str, str] = {}
 
-    def add(text: str, where: str, *, strict: bool) -> None:
+    notes: list[str] = []
+
+    def add(text: str, where: str, *, strict: bool, quiet: bool = False) -> None:
         try:
             ref = parse_source(text, env)
         except UsageError as exc:
             if strict:
                 raise
+            if quiet:
+                notes.append(f"{where}: {text[:200]} skipped (not a GitHub, GitLab or Hub repository)")
+                return
             findings.append(R.BAD_SOURCE.finding(f"{where}: {exc.message}", Location(where),
                                                  properties={"source": text[:200]}))
             return
@@ -63,26 +70,40 @@ def check_maturity(
         add(text, "command line", strict=True)
     for text in mp.sources:
         add(text, "policy", strict=True)
+    if bom is not None:
+        from mlgate.maturity.bomsources import sources_from_bom
+
+        bom_sources, bom_notes = sources_from_bom(bom)
+        notes.extend(bom_notes)
+        for item in bom_sources:
+            add(item.text, item.where, strict=False, quiet=not item.strict)
     if not sources and model_path is not None:
         for text, where in sources_from_model_card(model_path):
             add(text, where, strict=False)
     if not refs and not findings:
-        if model_path is None:
+        if model_path is None and bom is None:
             raise UsageError(
                 "no sources to check",
                 hint="name sources (github:owner/repo, hf:org/name, ...), use --model PATH, "
                 "or list them in maturity.sources",
             )
+        where = str(bom if model_path is None else model_path)
         findings.append(R.NO_SOURCES.finding(
-            f"{model_path}: no base_model, datasets or repository links in the model card.",
-            Location(str(model_path)),
+            f"{where}: no base_model, datasets or repository links in the model card or BOM.",
+            Location(where),
         ))
 
     clients: dict[str, Source] = {}
     cache_root = cache.cache_dir(env)
+    etag_root = cache_root / "http" if mp.etag_cache else None
+    wants_issues = mp.min_closed_issue_ratio is not None or any(
+        o.min_closed_issue_ratio is not None for o in mp.overrides.values())
+    issues_since = (when - timedelta(days=mp.issue_window_days)).date() if wants_issues else None
     evidence: list[JSONValue] = []
     # a source named but not understood, or none at all, means something went unchecked
     complete = not any(f.rule_id in (R.NO_SOURCES.id, R.BAD_SOURCE.id) for f in findings)
+    if any(n.startswith("truncated:") for n in notes):
+        complete = False
     for key, ref in refs.items():
         entry: dict[str, JSONValue] = {"source": key, "kind": ref.kind, "from": origin[key]}
         if offline:
@@ -101,7 +122,8 @@ def check_maturity(
                 client = clients.get(ref.kind)
                 if client is None:
                     cls: Any = source_class(ref.kind)
-                    client = cls(timeout=mp.timeout, retries=mp.retries, max_wait=mp.max_wait, environ=env)
+                    client = cls(timeout=mp.timeout, retries=mp.retries, max_wait=mp.max_wait,
+                                 environ=env, etag_root=etag_root, issues_since=issues_since)
                     clients[ref.kind] = client
                 signals = client.fetch(ref)
                 if mp.cache_ttl:
@@ -126,12 +148,13 @@ def check_maturity(
         evidence.append(entry)
         findings.extend(evaluate(signals, mp, when))
 
-    target = ", ".join(refs) if refs else (str(model_path) if model_path else "")
+    target = ", ".join(refs) if refs else str(model_path or bom or "")
     return Report(
         kind="maturity",
         target=target[:1000],
         findings=tuple(findings),
-        evidence={"sources": evidence, "policy_source": policy.source, "offline": offline},
+        evidence={"sources": evidence, "policy_source": policy.source, "offline": offline,
+                  "skipped": list(notes[:200])},
         complete=complete,
     )
 

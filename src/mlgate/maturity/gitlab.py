@@ -11,7 +11,8 @@ decides, so a long Retry-After never blocks a pipeline.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
+from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 from mlgate.maturity.base import Signals, SourceError, SourceKind, SourceRef, Unmeasured
@@ -35,7 +36,10 @@ class GitLabSource:
     kind: SourceKind = "gitlab"
 
     def __init__(self, *, timeout: float = 15.0, retries: int = 3, max_wait: float = 60.0,
-                 environ: Mapping[str, str] | None = None) -> None:
+                 environ: Mapping[str, str] | None = None, etag_root: Path | None = None,
+                 issues_since: date | None = None) -> None:
+        self.etag_root = etag_root
+        self.issues_since = issues_since
         self.timeout = timeout
         self.retries = retries
         self.max_wait = max_wait
@@ -50,7 +54,7 @@ class GitLabSource:
             private_token=self.private_token,
             job_token=self.job_token,
             timeout=self.timeout,
-            session=make_session(self.retries, self.max_wait),
+            session=make_session(self.retries, self.max_wait, self.etag_root),
         )
         try:
             project = _guard(ref, lambda: gl.projects.get(ref.path, license="true", **_NO_SLEEP))
@@ -82,9 +86,33 @@ class GitLabSource:
                     _soft(ref, "security policy", lambda: _has_security_policy(project, str(branch)))
                     if branch else Unmeasured("the project has no default branch (empty repository)")
                 ),
+                **self._issue_activity(ref, project, attrs),
             )
         finally:
             gl.session.close()
+
+
+    def _issue_activity(self, ref: SourceRef, project: Any, attrs: Mapping[str, Any]) -> dict[str, Any]:
+        """recent_issues / recent_issues_closed from one ``issues_statistics`` request."""
+        if self.issues_since is None:
+            return {}
+        if attrs.get("issues_enabled") is False:
+            why = Unmeasured("issues are disabled on this project")
+            return {"recent_issues": why, "recent_issues_closed": why}
+        since = f"{self.issues_since.isoformat()}T00:00:00Z"
+
+        def stats() -> tuple[int, int] | Unmeasured:
+            got = project.issues_statistics.get(created_after=since, **_NO_SLEEP)
+            counts = (got.attributes.get("statistics") or {}).get("counts") or {}
+            total, closed = counts.get("all"), counts.get("closed")
+            if isinstance(total, int) and isinstance(closed, int):
+                return total, closed
+            return Unmeasured("issues_statistics gave no counts")
+
+        result = _soft(ref, "issue statistics", stats)
+        if isinstance(result, Unmeasured):
+            return {"recent_issues": result, "recent_issues_closed": result}
+        return {"recent_issues": result[0], "recent_issues_closed": result[1]}
 
 
 def _int(attrs: Mapping[str, Any], field: str) -> int | Unmeasured:

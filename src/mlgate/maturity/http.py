@@ -17,6 +17,7 @@ import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any, TypeVar
 
 from urllib3.exceptions import MaxRetryError
@@ -168,15 +169,15 @@ def make_retry(retries: int, max_wait: float, backoff: float = 0.5) -> BoundedRe
     )
 
 
-def make_session(retries: int, max_wait: float) -> Any:
-    """A requests Session with ``BoundedRetry`` mounted for http and https."""
+def make_session(retries: int, max_wait: float, etag_root: Path | None = None) -> Any:
+    """A requests Session with ``BoundedRetry`` mounted for http and https; with ``etag_root``,
+    GETs are conditional requests (:mod:`mlgate.maturity.etag`)."""
     import requests
-    from requests.adapters import HTTPAdapter
+
+    from mlgate.maturity.etag import mount
 
     session = requests.Session()
-    adapter = HTTPAdapter(max_retries=make_retry(retries, max_wait))
-    session.mount("http://", adapter)
-    session.mount("https://", adapter)
+    mount(session, etag_root, make_retry(retries, max_wait))
     return session
 
 

@@ -11,7 +11,8 @@ Token: HF_TOKEN only (never the token cached on disk by ``huggingface-cli login`
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
+from pathlib import Path
 from typing import Any
 
 from mlgate.maturity.base import Signals, SourceError, SourceKind, SourceRef, Unmeasured
@@ -22,7 +23,11 @@ class HuggingFaceSource:
     kind: SourceKind = "huggingface"
 
     def __init__(self, *, timeout: float = 15.0, retries: int = 3, max_wait: float = 60.0,
-                 environ: Mapping[str, str] | None = None) -> None:
+                 environ: Mapping[str, str] | None = None, etag_root: Path | None = None,
+                 issues_since: date | None = None) -> None:
+        # huggingface_hub's own HTTP client makes the request: no conditional requests here
+        # (one request per source; the signals cache covers repeats)
+        del etag_root, issues_since
         self.timeout = timeout
         self.retries = retries
         self.max_wait = max_wait

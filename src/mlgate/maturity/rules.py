@@ -127,8 +127,16 @@ BAD_SOURCE = Rule(
     tags=_TAGS,
 )
 
+FEW_ISSUES_CLOSED = Rule(
+    "MLG-MAT-020", Severity.MEDIUM, "Few recent issues closed",
+    "Of the issues opened in the last `maturity.issue_window_days`, a smaller share than "
+    "`maturity.min_closed_issue_ratio` is closed: reports go unanswered.",
+    "Check how upstream handles issues and security reports, or lower the threshold for this source.",
+    tags=_TAGS,
+)
+
 RULES: list[Rule] = [
     ARCHIVED, FEW_CONTRIBUTORS, STALE_COMMIT, STALE_RELEASE, FEW_STARS, FEW_FORKS, FEW_DOWNLOADS,
     FEW_LIKES, NO_LICENSE, NO_SECURITY_POLICY, GATED, UNTRUSTED, UNMEASURED, NOT_FOUND,
-    UNREACHABLE, OFFLINE, NO_SOURCES, HUB_SCAN_ISSUES, BAD_SOURCE,
+    UNREACHABLE, OFFLINE, NO_SOURCES, HUB_SCAN_ISSUES, BAD_SOURCE, FEW_ISSUES_CLOSED,
 ]

@@ -99,6 +99,28 @@ def evaluate(signals: Signals, policy: MaturityPolicy, now: datetime) -> list[Fi
             out.append(rule.finding(f"{ref.ref}: {rule.description}", loc,
                                     properties={"source": ref.ref, "signal": signal}))
 
+    def closed_ratio(sig: Signals, threshold: float | None, window: int) -> None:
+        if threshold is None or trusted:
+            return
+        opened, closed = sig.recent_issues, sig.recent_issues_closed
+        for value in (opened, closed):
+            if isinstance(value, Unmeasured):
+                if value.applicable:
+                    unmeasured("closed issue ratio", value, threshold)
+                return
+        assert isinstance(opened, int) and isinstance(closed, int)
+        if opened == 0:
+            return  # nothing opened in the window: nothing left unanswered
+        ratio = closed / opened
+        if ratio < threshold:
+            out.append(R.FEW_ISSUES_CLOSED.finding(
+                f"{ref.ref}: {closed} of {opened} issues opened in the last {window} days are "
+                f"closed ({ratio:.0%}), policy wants at least {threshold:.0%}.", loc,
+                properties={"source": ref.ref, "signal": "closed issue ratio",
+                            "value": round(ratio, 4), "opened": opened, "closed": closed,
+                            "threshold": threshold, "window_days": window},
+            ))
+
     # archived: always checked (even for trusted owners) unless explicitly allowed
     if not th.allow_archived:
         if isinstance(signals.archived, Unmeasured):
@@ -126,6 +148,7 @@ def evaluate(signals: Signals, policy: MaturityPolicy, now: datetime) -> list[Fi
     minimum(R.FEW_LIKES, "likes", signals.likes, th.min_likes)
     max_age(R.STALE_COMMIT, "commit", signals.last_commit, th.max_days_since_commit)
     max_age(R.STALE_RELEASE, "release", signals.last_release, th.max_days_since_release)
+    closed_ratio(signals, th.min_closed_issue_ratio, policy.issue_window_days)
     license_value: object = signals.license
     if isinstance(license_value, str) and license_value.strip().lower() in ("", "none", "other", "unknown"):
         license_value = "missing"

@@ -30,9 +30,14 @@ CONTAINER_CAP = 16
 STACK_CAP = 200_000
 NEST_CAP = 100_000
 MEMO_CAP = 500_000
+MEMO_STR_CAP = 128  # longer memoized strings are not kept (no module or name is this long)
+MEMO_RICH_CAP = 10_000  # memo entries that keep a call result (dtype objects, suspicious calls)
+RECORD_CAP = 10_000  # GlobalUse/CallUse records kept per stream (findings count every one)
 FINDINGS_CAP = 200
 DEADLINE_EVERY = 4096
-CHUNK = 1 << 16
+_CHECK_MASK = DEADLINE_EVERY - 1  # deadline and stack caps are checked every 4096 opcodes
+_LOOKAHEAD = 16  # bytes the hot loop keeps buffered: the longest inline opcode is 9 bytes
+CHUNK = 1 << 18
 LINE_CAP = 1 << 20  # protocol-0 text arguments longer than this are a broken stream
 NESTED_PICKLE_DEPTH = 4
 
@@ -105,6 +110,27 @@ class Cont:
         self.length += 1
         if isinstance(key, (str, int)) and len(self.mapping) < CONTAINER_CAP:
             self.mapping[key] = value
+
+    def add_many(self, stack: list[Value], k: int) -> None:
+        """APPENDS/ADDITEMS: the items are ``stack[k:]``."""
+        n = len(stack) - k
+        self.length += n
+        room = CONTAINER_CAP - len(self.items)
+        if room > 0:
+            self.items.extend(stack[k:k + min(room, n)])
+
+    def put_many(self, stack: list[Value], k: int) -> None:
+        """SETITEMS: the key/value pairs are ``stack[k:]``."""
+        self.length += (len(stack) - k) // 2
+        mapping = self.mapping
+        if len(mapping) >= CONTAINER_CAP:
+            return
+        for j in range(k, len(stack) - 1, 2):
+            key = stack[j]
+            if isinstance(key, (str, int)):
+                mapping[key] = stack[j + 1]
+                if len(mapping) >= CONTAINER_CAP:
+                    return
 
 
 Value = Union[_Other, Global, TruncStr, Obj, Cont, str, bytes, int, float, bool, None, "tuple[Value, ...]"]
@@ -342,6 +368,22 @@ class _Collector:
     protocol: int | None = None
     limited: bool = False
     notes: list[str] = field(default_factory=list)
+    verdicts: dict[tuple[str, str], bool] = field(default_factory=dict)
+    records_dropped: int = 0
+
+    def record_call(self, use: CallUse) -> None:
+        if len(self.calls) < RECORD_CAP:
+            self.calls.append(use)
+        else:
+            self.records_dropped += 1
+
+    def is_allowed(self, g: Global) -> bool:
+        key = (g.module, g.name)
+        known = self.verdicts.get(key)
+        if known is None:
+            known = self.allow.check(g.module, g.name).allowed
+            self.verdicts[key] = known
+        return known
 
     def add(self, rule: Rule, key: str, detail: str, offset: int | None,
             props: dict[str, str | int] | None = None) -> None:
@@ -364,10 +406,17 @@ class _Collector:
         return out
 
     def check_global(self, g: Global) -> None:
-        verdict = self.allow.check(g.module, g.name)
-        self.globals.append(GlobalUse(g.module, g.name, g.offset, g.opcode, verdict.allowed))
-        if verdict.allowed:
+        if self.is_allowed(g):
+            if len(self.globals) < RECORD_CAP:
+                self.globals.append(GlobalUse(g.module, g.name, g.offset, g.opcode, True))
+            else:
+                self.records_dropped += 1
             return
+        verdict = self.allow.check(g.module, g.name)
+        if len(self.globals) < RECORD_CAP:
+            self.globals.append(GlobalUse(g.module, g.name, g.offset, g.opcode, False))
+        else:
+            self.records_dropped += 1
         mod, nm = canonical(g.module, g.name)
         shown = f"{mod}.{nm}"
         alias = "" if (mod, nm) == (g.module, g.name) else f" (written as {g.module!r} {g.name!r})"
@@ -382,18 +431,31 @@ class _Collector:
                      "the reviewed allowlist.", g.offset, {"global": shown, "opcode": g.opcode})
 
 
+_DEGRADED_OPS = frozenset({
+    "GLOBAL", "INST", "STACK_GLOBAL", "REDUCE", "NEWOBJ", "NEWOBJ_EX", "OBJ", "BUILD", "EXT1",
+    "EXT2", "EXT4", "PROTO", "FRAME",
+})
+
+
 class _Machine:
-    """Runs one pickle (PROTO ... STOP) over a reader."""
+    """Runs one pickle (PROTO ... STOP) over a reader.
+
+    The value stack is one flat list; MARK records its length in ``marks`` (the C unpickler's
+    layout), so the hot loop keeps the list in a local variable. The opcodes that make up
+    almost every real pickle are decoded inline in ``run`` straight from the reader's buffer
+    (no call, no allocation per opcode); the rest go through ``_arg`` and an ``op_*`` method.
+    """
 
     def __init__(self, reader: _Reader, col: _Collector, depth: int = 0) -> None:
         self.r = reader
         self.col = col
         self.depth = depth
         self.stack: list[Value] = []
-        self.meta: list[list[Value]] = []
+        self.marks: list[int] = []
         self.memo: dict[int, Value] = {}
         self.degraded = False  # values are no longer tracked (a cap was hit)
         self.memo_overflow = 0
+        self.memo_rich = 0  # memo entries that keep a call result (bounded by MEMO_RICH_CAP)
         self.result: Value = OTHER
         self.op_offset = 0
         self.op_name = ""
@@ -402,40 +464,45 @@ class _Machine:
             name: getattr(self, "op_" + name) for name, _, _ in OPCODES.values() if name != "STOP"
         }
 
-    # -- stack helpers --
+    # -- stack helpers (used by the out-of-line opcodes) --
+    @property
+    def fence(self) -> int:
+        return self.marks[-1] if self.marks else 0
+
     def push(self, v: Value) -> None:
-        if self.degraded:
-            return
-        if len(self.stack) >= STACK_CAP:
-            self.degrade(f"more than {STACK_CAP} values on the pickle stack")
-            return
-        self.stack.append(v)
+        if not self.degraded:
+            self.stack.append(v)
+
+    def _underflow(self) -> _Break:
+        return _Break(f"{self.op_name} on an empty stack (stack underflow)", self.op_offset)
 
     def pop(self) -> Value:
-        if self.stack:
+        if len(self.stack) > self.fence:
             return self.stack.pop()
         if self.degraded:
             return OTHER
-        raise _Break(f"{self.op_name} on an empty stack (stack underflow)", self.op_offset)
+        raise self._underflow()
 
     def top(self) -> Value:
-        if self.stack:
+        if len(self.stack) > self.fence:
             return self.stack[-1]
         if self.degraded:
             return OTHER
-        raise _Break(f"{self.op_name} on an empty stack (stack underflow)", self.op_offset)
+        raise self._underflow()
 
     def set_top(self, v: Value) -> None:
-        if self.stack:
+        if len(self.stack) > self.fence:
             self.stack[-1] = v
 
     def pop_mark(self) -> list[Value]:
-        items = self.stack
-        if self.meta:
-            self.stack = self.meta.pop()
+        if self.marks:
+            k = self.marks.pop()
+            items = self.stack[k:]
+            del self.stack[k:]
             return items
         if self.degraded:
-            self.stack = []
+            items = self.stack[:]
+            self.stack.clear()
             return items
         raise _Break(f"{self.op_name} without a MARK (mark underflow)", self.op_offset)
 
@@ -446,15 +513,287 @@ class _Machine:
             self.col.add(R.ANALYSIS_LIMIT, why,
                          f"{why} at offset {self.op_offset}; the rest of the stream is checked "
                          "for imports without tracking values.", self.op_offset)
-        self.stack = []
-        self.meta = []
-        self.memo = {}
+        self.stack.clear()
+        self.marks.clear()
+        self.memo.clear()
 
     # -- main loop --
     def run(self) -> None:
+        """Decode opcodes until STOP. The common opcodes are handled inline on the buffer;
+        a short buffer near the end of the stream raises IndexError/struct.error, which
+        becomes a 'truncated' break."""
         r = self.r
         col = self.col
-        ctx = col.ctx
+        stack = self.stack
+        marks = self.marks
+        memo = self.memo
+        unpack_from = struct.unpack_from
+        keep = self._memo_value
+        other = OTHER
+        buf = r.buf
+        i = r.bpos
+        blen = len(buf)
+        fence = marks[-1] if marks else 0
+        ops = col.ops
+        op = 0
+        try:
+            while True:
+                if i + _LOOKAHEAD > blen:
+                    r.bpos = i
+                    r._fill(_LOOKAHEAD)
+                    buf = r.buf
+                    i = r.bpos
+                    blen = len(buf)
+                    if i >= blen:
+                        raise _Break("truncated: the stream ends before STOP", r.pos)
+                op = buf[i]
+                ops += 1
+                if not ops & _CHECK_MASK:
+                    col.ops = ops
+                    self.op_offset = r.boff + i
+                    col.ctx.check_deadline()
+                    if len(stack) > STACK_CAP or len(marks) > NEST_CAP:
+                        self.op_name = OPCODES.get(op, ("?", "", 0))[0]
+                        self.degrade(f"more than {STACK_CAP} values on the pickle stack"
+                                     if len(stack) > STACK_CAP
+                                     else f"more than {NEST_CAP} nested MARKs")
+                        r.bpos = i
+                        col.ops = ops - 1
+                        self._run_degraded()
+                        return
+                # --- inline: the opcodes real pickles are made of, most frequent first ---
+                if op == 0x94:  # MEMOIZE
+                    if len(stack) <= fence:
+                        raise _Break("MEMOIZE on an empty stack (stack underflow)", r.boff + i)
+                    v = stack[-1]
+                    if type(v) is not str or len(v) > MEMO_STR_CAP:
+                        v = keep(v)
+                    n = len(memo)
+                    if n < MEMO_CAP:
+                        memo[n] = v
+                    else:
+                        self._memo_store(n + self.memo_overflow, v)
+                    i += 1
+                elif op == 0x8C:  # SHORT_BINUNICODE
+                    j = i + 2 + buf[i + 1]
+                    if j > blen:
+                        i = self._slow(op, i)
+                        buf = r.buf
+                        blen = len(buf)
+                        continue
+                    stack.append(buf[i + 2:j].decode("utf-8", "replace"))
+                    i = j
+                elif op == 0x4B:  # BININT1
+                    stack.append(buf[i + 1])
+                    i += 2
+                elif op == 0x68:  # BINGET
+                    stack.append(memo.get(buf[i + 1], other))
+                    i += 2
+                elif op == 0x71:  # BINPUT
+                    if len(stack) <= fence:
+                        raise _Break("BINPUT on an empty stack (stack underflow)", r.boff + i)
+                    v = stack[-1]
+                    if type(v) is not str or len(v) > MEMO_STR_CAP:
+                        v = keep(v)
+                    n = buf[i + 1]
+                    if len(memo) < MEMO_CAP or n in memo:
+                        memo[n] = v
+                    else:
+                        self._memo_store(n, v)
+                    i += 2
+                elif op == 0x28:  # MARK
+                    fence = len(stack)
+                    marks.append(fence)
+                    i += 1
+                elif op == 0x7D:  # EMPTY_DICT
+                    stack.append(Cont("dict"))
+                    i += 1
+                elif op == 0x75:  # SETITEMS
+                    if not marks:
+                        raise _Break("SETITEMS without a MARK (mark underflow)", r.boff + i)
+                    k = marks.pop()
+                    fence = marks[-1] if marks else 0
+                    if k <= fence:
+                        raise _Break("SETITEMS on an empty stack (stack underflow)", r.boff + i)
+                    target = stack[k - 1]
+                    if type(target) is Cont:
+                        target.put_many(stack, k)
+                    del stack[k:]
+                    i += 1
+                elif op == 0x65:  # APPENDS
+                    if not marks:
+                        raise _Break("APPENDS without a MARK (mark underflow)", r.boff + i)
+                    k = marks.pop()
+                    fence = marks[-1] if marks else 0
+                    if k <= fence:
+                        raise _Break("APPENDS on an empty stack (stack underflow)", r.boff + i)
+                    target = stack[k - 1]
+                    if type(target) is Cont:
+                        target.add_many(stack, k)
+                    del stack[k:]
+                    i += 1
+                elif op == 0x47:  # BINFLOAT
+                    stack.append(unpack_from(">d", buf, i + 1)[0])
+                    i += 9
+                elif op == 0x4A:  # BININT
+                    stack.append(unpack_from("<i", buf, i + 1)[0])
+                    i += 5
+                elif op == 0x4D:  # BININT2
+                    stack.append(buf[i + 1] | buf[i + 2] << 8)
+                    i += 3
+                elif op == 0x58:  # BINUNICODE
+                    n = unpack_from("<I", buf, i + 1)[0]
+                    j = i + 5 + n
+                    if n > STRING_CAP or j > blen:
+                        i = self._slow(op, i)
+                        buf = r.buf
+                        blen = len(buf)
+                        continue
+                    stack.append(buf[i + 5:j].decode("utf-8", "replace"))
+                    i = j
+                elif op == 0x4E:  # NONE
+                    stack.append(None)
+                    i += 1
+                elif op == 0x88:  # NEWTRUE
+                    stack.append(True)
+                    i += 1
+                elif op == 0x89:  # NEWFALSE
+                    stack.append(False)
+                    i += 1
+                elif op == 0x5D:  # EMPTY_LIST
+                    stack.append(Cont("list"))
+                    i += 1
+                elif op == 0x29:  # EMPTY_TUPLE
+                    stack.append(())
+                    i += 1
+                elif 0x85 <= op <= 0x87:  # TUPLE1..3
+                    n = op - 0x84
+                    if len(stack) - fence < n:
+                        raise _Break(f"{OPCODES[op][0]} on an empty stack (stack underflow)",
+                                     r.boff + i)
+                    t = tuple(stack[-n:])
+                    del stack[-n:]
+                    stack.append(t)
+                    i += 1
+                elif op == 0x74:  # TUPLE
+                    if not marks:
+                        raise _Break("TUPLE without a MARK (mark underflow)", r.boff + i)
+                    k = marks.pop()
+                    fence = marks[-1] if marks else 0
+                    tv: Value = tuple(stack[k:]) if len(stack) - k <= CONTAINER_CAP else other
+                    del stack[k:]
+                    stack.append(tv)
+                    i += 1
+                elif op == 0x95:  # FRAME
+                    n = unpack_from("<Q", buf, i + 1)[0]
+                    if r.boff + i + 9 + n > r.end:
+                        raise _Break(f"FRAME declares {n} bytes but only "
+                                     f"{r.end - r.boff - i - 9} remain", r.boff + i,
+                                     R.HUGE_ARGUMENT)
+                    i += 9
+                elif op == 0x6A:  # LONG_BINGET
+                    stack.append(memo.get(unpack_from("<I", buf, i + 1)[0], other))
+                    i += 5
+                elif op == 0x72:  # LONG_BINPUT
+                    if len(stack) <= fence:
+                        raise _Break("LONG_BINPUT on an empty stack (stack underflow)",
+                                     r.boff + i)
+                    v = stack[-1]
+                    if type(v) is not str or len(v) > MEMO_STR_CAP:
+                        v = keep(v)
+                    n = unpack_from("<I", buf, i + 1)[0]
+                    if len(memo) < MEMO_CAP or n in memo:
+                        memo[n] = v
+                    else:
+                        self._memo_store(n, v)
+                    i += 5
+                elif op == 0x52:  # REDUCE
+                    if len(stack) - fence < 2:
+                        raise _Break("REDUCE on an empty stack (stack underflow)", r.boff + i)
+                    self.op_offset = r.boff + i
+                    args = stack.pop()
+                    stack[-1] = self._call(stack[-1], args, "REDUCE")
+                    i += 1
+                elif op == 0x51:  # BINPERSID
+                    if len(stack) <= fence:
+                        raise _Break("BINPERSID on an empty stack (stack underflow)",
+                                     r.boff + i)
+                    stack[-1] = other
+                    i += 1
+                elif op == 0x61:  # APPEND
+                    if len(stack) - fence < 2:
+                        raise _Break("APPEND on an empty stack (stack underflow)", r.boff + i)
+                    v = stack.pop()
+                    target = stack[-1]
+                    if type(target) is Cont:
+                        target.add(v)
+                    i += 1
+                elif op == 0x73:  # SETITEM
+                    if len(stack) - fence < 3:
+                        raise _Break("SETITEM on an empty stack (stack underflow)", r.boff + i)
+                    v = stack.pop()
+                    key = stack.pop()
+                    target = stack[-1]
+                    if type(target) is Cont:
+                        target.put(key, v)
+                    i += 1
+                elif op == 0x2E:  # STOP
+                    if len(stack) > fence:
+                        self.result = stack.pop()
+                    else:
+                        raise _Break("STOP on an empty stack (stack underflow)", r.boff + i)
+                    r.bpos = i + 1
+                    col.ops = ops
+                    return
+                else:
+                    # everything else: decode the argument, run the opcode's method
+                    col.ops = ops
+                    i = self._slow(op, i)
+                    ops = col.ops  # a nested pickle (joblib object array) counts its own
+                    buf = r.buf
+                    blen = len(buf)
+                    fence = marks[-1] if marks else 0
+                    if self.degraded:
+                        col.ops = ops
+                        self._run_degraded()
+                        return
+                    if self.op_name == "STOP":
+                        col.ops = ops
+                        return
+        except (IndexError, struct.error) as exc:
+            off = r.boff + i
+            name = OPCODES.get(op, ("?", "", 0))[0]
+            col.ops = ops
+            if off + _LOOKAHEAD > r.end:
+                raise _Break(f"truncated: {name} at offset {off} runs past the end of the "
+                             "stream", off) from exc
+            raise _Break(f"{name} at offset {off} on an empty stack (stack underflow)",
+                         off) from exc
+
+    def _slow(self, code: int, i: int) -> int:
+        """Run one opcode at buffer index ``i`` out of line; returns the new buffer index."""
+        r = self.r
+        r.bpos = i
+        self.op_offset = r.boff + i
+        spec = OPCODES.get(code)
+        if spec is None:
+            raise _Break(f"unknown opcode 0x{code:02x} at offset {self.op_offset}",
+                         self.op_offset)
+        name, kind, _proto = spec
+        self.op_name = name
+        r.bpos += 1
+        arg = self._arg(kind, name)
+        if name == "STOP":
+            self.result = self.pop() if (self.stack or not self.degraded) else OTHER
+        else:
+            self.dispatch[name](arg)
+        return r.bpos
+
+    def _run_degraded(self) -> None:
+        """Past a cap: decode opcodes without tracking values; every import is still checked,
+        every STACK_GLOBAL is unresolvable, every call is recorded."""
+        r = self.r
+        col = self.col
         while True:
             self.op_offset = r.pos
             code = r.peek()
@@ -467,13 +806,16 @@ class _Machine:
             name, kind, _proto = spec
             self.op_name = name
             col.ops += 1
-            if col.ops % DEADLINE_EVERY == 0:
-                ctx.check_deadline()
+            if not col.ops & _CHECK_MASK:
+                col.ctx.check_deadline()
             arg = self._arg(kind, name)
             if name == "STOP":
-                self.result = self.pop() if (self.stack or not self.degraded) else OTHER
+                self.result = OTHER
                 return
-            self.dispatch[name](arg)
+            if name in _DEGRADED_OPS:
+                self.dispatch[name](arg)
+            self.stack.clear()
+            self.marks.clear()
 
     def _arg(self, kind: str, name: str) -> object:
         r = self.r
@@ -512,19 +854,14 @@ class _Machine:
 
     # -- opcodes: constants --
     def op_MARK(self, _a: object) -> None:
-        if self.degraded:
-            return
-        if len(self.meta) >= NEST_CAP:
-            self.degrade(f"more than {NEST_CAP} nested MARKs")
-            return
-        self.meta.append(self.stack)
-        self.stack = []
+        if not self.degraded:
+            self.marks.append(len(self.stack))
 
     def op_POP(self, _a: object) -> None:
-        if self.stack:
+        if len(self.stack) > self.fence:
             self.stack.pop()
-        elif self.meta:
-            self.pop_mark()  # pickle's POP of an empty frame discards the mark
+        elif self.marks:
+            self.marks.pop()  # pickle's POP of an empty frame discards the mark
         elif not self.degraded:
             raise _Break("POP on an empty stack (stack underflow)", self.op_offset)
 
@@ -684,16 +1021,39 @@ class _Machine:
                 target.put(items[i], items[i + 1])
 
     # -- memo --
-    def _memo_put(self, idx: int) -> None:
-        if self.degraded:
-            return
-        v = self.top()
+    def _memo_value(self, v: Value) -> Value:
+        """What the memo keeps for ``v``: only what resolving imports and following joblib
+        needs (short strings, globals, dtype objects, results of suspicious calls); anything
+        else is the shared ``OTHER``, so an entry costs a dict slot whatever the value."""
+        t = type(v)
+        if t is str:
+            return v if len(v) <= MEMO_STR_CAP else OTHER  # type: ignore[arg-type]
+        if t is Global:
+            return v
+        if t is Obj and self.memo_rich < MEMO_RICH_CAP:
+            assert isinstance(v, Obj)
+            callee = v.callee
+            if isinstance(callee, Global):
+                if callee.name == "dtype":
+                    self.memo_rich += 1
+                    return v  # the same object: BUILD gives it its state after MEMOIZE
+                if not self.col.is_allowed(callee):
+                    self.memo_rich += 1
+                    return Obj(callee, OTHER)
+        return OTHER
+
+    def _memo_store(self, idx: int, v: Value) -> None:
         if len(self.memo) >= MEMO_CAP and idx not in self.memo:
             if not self.memo_overflow:
                 self.col.notes.append(f"memo tracking capped at {MEMO_CAP} entries")
             self.memo_overflow += 1
             return
         self.memo[idx] = v
+
+    def _memo_put(self, idx: int) -> None:
+        if self.degraded:
+            return
+        self._memo_store(idx, self._memo_value(self.top()))
 
     def op_PUT(self, a: object) -> None:
         line, _ = self._line(a)
@@ -794,7 +1154,7 @@ class _Machine:
     # -- calls --
     def _call(self, callee: Value, args: Value, opcode: str) -> Obj:
         name = callee.dotted if isinstance(callee, Global) else "?"
-        self.col.calls.append(CallUse(opcode, self.op_offset, name))
+        self.col.record_call(CallUse(opcode, self.op_offset, name))
         if not isinstance(callee, Global) and not self.degraded:
             self.col.add(
                 R.UNKNOWN_CALLABLE, f"{self.op_offset}",
@@ -841,7 +1201,7 @@ class _Machine:
             callee = inst.callee.dotted if isinstance(inst.callee, Global) else "?"
         else:
             callee = "?"
-        self.col.calls.append(CallUse("BUILD", self.op_offset, callee))
+        self.col.record_call(CallUse("BUILD", self.op_offset, callee))
         if callee == "joblib.numpy_pickle.NumpyArrayWrapper" and isinstance(inst, Obj):
             self._joblib_array(inst)
 
@@ -970,6 +1330,9 @@ def analyze_pickle(
                 f"{exc}.", reader.pos)
     if col.limited:
         complete = False
+    if col.records_dropped:
+        col.notes.append(f"{col.records_dropped} import/call records past the first "
+                         f"{RECORD_CAP} were not kept (findings still count every one)")
     findings = col.result()
     return PickleAnalysis(
         globals=tuple(col.globals),

@@ -30,6 +30,11 @@ class MaturityThresholds(BaseModel):
     )
     min_downloads: int | None = Field(None, ge=0, description="Fewest downloads (Hugging Face).")
     min_likes: int | None = Field(None, ge=0, description="Fewest likes (Hugging Face).")
+    min_closed_issue_ratio: float | None = Field(
+        None, ge=0, le=1,
+        description="Least share (0-1) of the issues opened in the last `issue_window_days` that "
+        "are closed now (GitHub, GitLab; a window with no new issues passes).",
+    )
     require_license: bool | None = Field(None, description="The source must declare a license.")
     require_security_policy: bool | None = Field(
         None, description="The repository must have a security policy (SECURITY.md)."
@@ -73,6 +78,14 @@ class MaturityPolicy(MaturityThresholds):
     max_wait: float = Field(
         60.0, ge=0, le=3600,
         description="Longest wait (s) for a Retry-After or rate-limit reset before giving up.",
+    )
+    issue_window_days: int = Field(
+        365, ge=1, le=3650, description="Window (days) of `min_closed_issue_ratio`."
+    )
+    etag_cache: bool = Field(
+        True,
+        description="Conditional requests: keep ETag + body of GitHub / GitLab API answers in the "
+        "cache dir and revalidate them with If-None-Match (a 304 costs no GitHub rate limit).",
     )
     cache_ttl: int = Field(
         0, ge=0, le=604800,
