@@ -261,3 +261,11 @@ def test_unknown_revision_is_usage_error(hub: FakeHub, httpserver: HTTPServer) -
                           "Content-Type": "application/json"}))
     with pytest.raises(UsageError, match="revision not found"):
         lock_hub(REPO, "nope", environ=_env(httpserver))
+
+
+def test_fetch_cache_shares_the_one_cache_root(tmp_path: Path) -> None:
+    from mlgate.bom.fetch import default_cache
+
+    assert default_cache({"MLGATE_CACHE_DIR": str(tmp_path)}) == tmp_path / "blobs"
+    assert default_cache({"MLGATE_CACHE": str(tmp_path / "b"), "MLGATE_CACHE_DIR": "x"}) == tmp_path / "b"
+    assert default_cache({"XDG_CACHE_HOME": str(tmp_path)}) == tmp_path / "mlgate" / "blobs"

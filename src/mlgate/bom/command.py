@@ -103,8 +103,8 @@ def verify(path: Path, lock_path: Path | None, fmt: str, output: Path | None) ->
 @click.option("--lock", "lock_path", type=click.Path(dir_okay=False, path_type=Path),
               default=Path("mlgate.lock"), show_default=True, help="Lockfile to fetch.")
 @click.option("--cache", "cache_dir", type=click.Path(file_okay=False, path_type=Path),
-              default=None, help="Content-addressed cache (default: $MLGATE_CACHE or "
-              "~/.cache/mlgate/blobs).")
+              default=None, help="Content-addressed cache (default: $MLGATE_CACHE, else "
+              "$MLGATE_CACHE_DIR/blobs, else ~/.cache/mlgate/blobs).")
 @click.option("--dest", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Also assemble the model folder here (files copied from the cache).")
 @format_option(REPORT_FORMATS)

@@ -58,9 +58,16 @@ def parse_hf_ref(ref: str) -> tuple[str, str | None]:
 
 
 def default_cache(environ: Mapping[str, str] | None = None) -> Path:
+    """``$MLGATE_CACHE`` (the blobs folder itself), else ``$MLGATE_CACHE_DIR/blobs`` (the one
+    cache root that the maturity cache shares), else ``$XDG_CACHE_HOME/mlgate/blobs``, else
+    ``~/.cache/mlgate/blobs``."""
     env = os.environ if environ is None else environ
     if env.get("MLGATE_CACHE"):
         return Path(env["MLGATE_CACHE"])
+    if env.get("MLGATE_CACHE_DIR"):
+        return Path(env["MLGATE_CACHE_DIR"]) / "blobs"
+    if env.get("XDG_CACHE_HOME"):
+        return Path(env["XDG_CACHE_HOME"]) / "mlgate" / "blobs"
     return Path.home() / ".cache" / "mlgate" / "blobs"
 
 

@@ -37,11 +37,13 @@ _FINGERPRINTS: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
     ("CC-BY-SA-4.0", ("attribution sharealike 4 0 international",), ()),
     ("CC-BY-4.0", ("attribution 4 0 international",), ("noncommercial", "sharealike")),
     ("CC0-1.0", ("cc0 1 0 universal",), ()),
-    ("AGPL-3.0-only", ("gnu affero general public license", "version 3 19 november 2007"), ()),
-    ("LGPL-3.0-only", ("gnu lesser general public license", "version 3 29 june 2007"), ()),
-    ("LGPL-2.1-only", ("gnu lesser general public license", "version 2 1 february 1999"), ()),
-    ("GPL-3.0-only", ("gnu general public license", "version 3 29 june 2007"), ("lesser",)),
-    ("GPL-2.0-only", ("gnu general public license", "version 2 june 1991"), ("lesser",)),
+    # the title lines, contiguous: each GPL text names the others in its body (GPL-3.0 ends
+    # with "use the GNU Lesser General Public License instead"), so loose words misfire
+    ("AGPL-3.0-only", ("gnu affero general public license version 3 19 november 2007",), ()),
+    ("LGPL-3.0-only", ("gnu lesser general public license version 3 29 june 2007",), ()),
+    ("LGPL-2.1-only", ("gnu lesser general public license version 2 1 february 1999",), ()),
+    ("GPL-3.0-only", ("gnu general public license version 3 29 june 2007",), ()),
+    ("GPL-2.0-only", ("gnu general public license version 2 june 1991",), ()),
     ("MPL-2.0", ("mozilla public license version 2 0",), ()),
     ("Apache-2.0", ("apache license", "version 2 0"), ()),
     ("BSL-1.0", ("boost software license version 1 0",), ()),
