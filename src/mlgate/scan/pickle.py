@@ -35,7 +35,8 @@ MEMO_RICH_CAP = 10_000  # memo entries that keep a call result (dtype objects, s
 RECORD_CAP = 10_000  # GlobalUse/CallUse records kept per stream (findings count every one)
 FINDINGS_CAP = 200
 DEADLINE_EVERY = 4096
-_CHECK_MASK = DEADLINE_EVERY - 1  # deadline and stack caps are checked every 4096 opcodes
+_CHECK_MASK = DEADLINE_EVERY - 1  # out-of-line loops check the deadline every 4096 opcodes
+_CHECK_BYTES = 1 << 15  # the inline loop checks the deadline and caps every 32 KiB of opcodes
 _LOOKAHEAD = 16  # bytes the hot loop keeps buffered: the longest inline opcode is 9 bytes
 CHUNK = 1 << 18
 LINE_CAP = 1 << 20  # protocol-0 text arguments longer than this are a broken stream
@@ -91,46 +92,63 @@ class Obj:
 
 
 class Cont:
-    """A list, dict or set built by the pickle (at most CONTAINER_CAP items are kept)."""
+    """A list, dict or set built by the pickle (at most CONTAINER_CAP items are kept).
+
+    ``items`` and ``mapping`` start as shared empty containers and are allocated on the first
+    insert, so the many empty or untracked containers of a large pickle cost one small object.
+    """
 
     __slots__ = ("items", "kind", "length", "mapping")
 
     def __init__(self, kind: str) -> None:
         self.kind = kind
-        self.items: list[Value] = []
-        self.mapping: dict[str | int, Value] = {}
+        self.items: list[Value] = _NO_ITEMS
+        self.mapping: dict[Value, Value] = _NO_MAPPING
         self.length = 0
 
     def add(self, value: Value) -> None:
         self.length += 1
-        if len(self.items) < CONTAINER_CAP:
-            self.items.append(value)
+        items = self.items
+        if items is _NO_ITEMS:
+            items = self.items = []
+        if len(items) < CONTAINER_CAP:
+            items.append(value)
 
     def put(self, key: Value, value: Value) -> None:
         self.length += 1
-        if isinstance(key, (str, int)) and len(self.mapping) < CONTAINER_CAP:
-            self.mapping[key] = value
+        mapping = self.mapping
+        if mapping is _NO_MAPPING:
+            mapping = self.mapping = {}
+        if len(mapping) < CONTAINER_CAP:
+            mapping[key] = value
 
     def add_many(self, stack: list[Value], k: int) -> None:
         """APPENDS/ADDITEMS: the items are ``stack[k:]``."""
         n = len(stack) - k
         self.length += n
-        room = CONTAINER_CAP - len(self.items)
+        items = self.items
+        if items is _NO_ITEMS:
+            self.items = stack[k:k + min(CONTAINER_CAP, n)]
+            return
+        room = CONTAINER_CAP - len(items)
         if room > 0:
-            self.items.extend(stack[k:k + min(room, n)])
+            items.extend(stack[k:k + min(room, n)])
 
     def put_many(self, stack: list[Value], k: int) -> None:
-        """SETITEMS: the key/value pairs are ``stack[k:]``."""
-        self.length += (len(stack) - k) // 2
+        """SETITEMS: the key/value pairs are ``stack[k:]`` (an odd last item is ignored)."""
+        pairs = (len(stack) - k) // 2
+        self.length += pairs
         mapping = self.mapping
-        if len(mapping) >= CONTAINER_CAP:
-            return
-        for j in range(k, len(stack) - 1, 2):
-            key = stack[j]
-            if isinstance(key, (str, int)):
-                mapping[key] = stack[j + 1]
-                if len(mapping) >= CONTAINER_CAP:
-                    return
+        if mapping is _NO_MAPPING:
+            mapping = self.mapping = {}
+        room = CONTAINER_CAP - len(mapping)
+        if room > 0:
+            stop = k + 2 * min(room, pairs)
+            mapping.update(zip(stack[k:stop:2], stack[k + 1:stop:2], strict=True))
+
+
+_NO_ITEMS: list[Value] = []
+_NO_MAPPING: dict[Value, Value] = {}
 
 
 Value = Union[_Other, Global, TruncStr, Obj, Cont, str, bytes, int, float, bool, None, "tuple[Value, ...]"]
@@ -519,9 +537,10 @@ class _Machine:
 
     # -- main loop --
     def run(self) -> None:
-        """Decode opcodes until STOP. The common opcodes are handled inline on the buffer;
-        a short buffer near the end of the stream raises IndexError/struct.error, which
-        becomes a 'truncated' break."""
+        """Decode opcodes until STOP. The common opcodes are handled inline on the buffer,
+        in order of how often real pickles use them; the buffer is refilled, and the deadline
+        and the stack caps are checked, once every ``_CHECK_BYTES`` of opcodes. A short
+        buffer at the end of the stream raises IndexError/struct.error: a 'truncated' break."""
         r = self.r
         col = self.col
         stack = self.stack
@@ -530,80 +549,126 @@ class _Machine:
         unpack_from = struct.unpack_from
         keep = self._memo_value
         other = OTHER
+        look = _LOOKAHEAD
         buf = r.buf
         i = r.bpos
         blen = len(buf)
+        limit = -1  # check (and fill) before the first opcode
         fence = marks[-1] if marks else 0
         ops = col.ops
         op = 0
         try:
             while True:
-                if i + _LOOKAHEAD > blen:
-                    r.bpos = i
-                    r._fill(_LOOKAHEAD)
-                    buf = r.buf
-                    i = r.bpos
-                    blen = len(buf)
-                    if i >= blen:
-                        raise _Break("truncated: the stream ends before STOP", r.pos)
-                op = buf[i]
-                ops += 1
-                if not ops & _CHECK_MASK:
+                if i > limit:
+                    if i + look > blen:
+                        r.bpos = i
+                        r._fill(look)
+                        buf = r.buf
+                        i = r.bpos
+                        blen = len(buf)
+                        if i >= blen:
+                            raise _Break("truncated: the stream ends before STOP", r.pos)
                     col.ops = ops
                     self.op_offset = r.boff + i
                     col.ctx.check_deadline()
                     if len(stack) > STACK_CAP or len(marks) > NEST_CAP:
-                        self.op_name = OPCODES.get(op, ("?", "", 0))[0]
+                        self.op_name = OPCODES.get(buf[i], ("?", "", 0))[0]
                         self.degrade(f"more than {STACK_CAP} values on the pickle stack"
                                      if len(stack) > STACK_CAP
                                      else f"more than {NEST_CAP} nested MARKs")
                         r.bpos = i
-                        col.ops = ops - 1
                         self._run_degraded()
                         return
+                    limit = min(blen - look, i + _CHECK_BYTES)
+                op = buf[i]
+                ops += 1
                 # --- inline: the opcodes real pickles are made of, most frequent first ---
-                if op == 0x94:  # MEMOIZE
+                if op == 0x68:  # BINGET
+                    stack.append(memo.get(buf[i + 1], other))
+                    i += 2
+                elif op == 0x94:  # MEMOIZE
                     if len(stack) <= fence:
                         raise _Break("MEMOIZE on an empty stack (stack underflow)", r.boff + i)
                     v = stack[-1]
-                    if type(v) is not str or len(v) > MEMO_STR_CAP:
-                        v = keep(v)
+                    tv = type(v)
+                    if tv is not str or len(v) > MEMO_STR_CAP:  # type: ignore[arg-type]
+                        v = other if tv is Cont else keep(v)
                     n = len(memo)
                     if n < MEMO_CAP:
                         memo[n] = v
                     else:
                         self._memo_store(n + self.memo_overflow, v)
                     i += 1
-                elif op == 0x8C:  # SHORT_BINUNICODE
-                    j = i + 2 + buf[i + 1]
-                    if j > blen:
-                        i = self._slow(op, i)
-                        buf = r.buf
-                        blen = len(buf)
-                        continue
-                    stack.append(buf[i + 2:j].decode("utf-8", "replace"))
-                    i = j
-                elif op == 0x4B:  # BININT1
-                    stack.append(buf[i + 1])
-                    i += 2
-                elif op == 0x68:  # BINGET
-                    stack.append(memo.get(buf[i + 1], other))
-                    i += 2
-                elif op == 0x71:  # BINPUT
+                elif op == 0x72:  # LONG_BINPUT
                     if len(stack) <= fence:
-                        raise _Break("BINPUT on an empty stack (stack underflow)", r.boff + i)
+                        raise _Break("LONG_BINPUT on an empty stack (stack underflow)",
+                                     r.boff + i)
                     v = stack[-1]
-                    if type(v) is not str or len(v) > MEMO_STR_CAP:
-                        v = keep(v)
-                    n = buf[i + 1]
+                    tv = type(v)
+                    if tv is not str or len(v) > MEMO_STR_CAP:  # type: ignore[arg-type]
+                        v = other if tv is Cont else keep(v)
+                    n = unpack_from("<I", buf, i + 1)[0]
                     if len(memo) < MEMO_CAP or n in memo:
                         memo[n] = v
                     else:
                         self._memo_store(n, v)
+                    i += 5
+                elif op == 0x4B:  # BININT1
+                    stack.append(buf[i + 1])
                     i += 2
                 elif op == 0x28:  # MARK
                     fence = len(stack)
                     marks.append(fence)
+                    i += 1
+                elif op == 0x8C:  # SHORT_BINUNICODE
+                    j = i + 2 + buf[i + 1]
+                    if j > blen:
+                        i = self._slow(op, i)
+                        ops = col.ops
+                        if r.buf is not buf:
+                            buf = r.buf
+                            blen = len(buf)
+                            limit = -1
+                        continue
+                    stack.append(buf[i + 2:j].decode("utf-8", "replace"))
+                    i = j
+                elif op == 0x58:  # BINUNICODE
+                    n = unpack_from("<I", buf, i + 1)[0]
+                    j = i + 5 + n
+                    if n > STRING_CAP or j > blen:
+                        i = self._slow(op, i)
+                        ops = col.ops
+                        if r.buf is not buf:
+                            buf = r.buf
+                            blen = len(buf)
+                            limit = -1
+                        continue
+                    stack.append(buf[i + 5:j].decode("utf-8", "replace"))
+                    i = j
+                elif op == 0x74:  # TUPLE
+                    if not marks:
+                        raise _Break("TUPLE without a MARK (mark underflow)", r.boff + i)
+                    k = marks.pop()
+                    fence = marks[-1] if marks else 0
+                    tup: Value = tuple(stack[k:]) if len(stack) - k <= CONTAINER_CAP else other
+                    del stack[k:]
+                    stack.append(tup)
+                    i += 1
+                elif 0x85 <= op <= 0x87:  # TUPLE1..3
+                    n = op - 0x84
+                    if len(stack) - fence < n:
+                        raise _Break(f"{OPCODES[op][0]} on an empty stack (stack underflow)",
+                                     r.boff + i)
+                    t = tuple(stack[-n:])
+                    del stack[-n:]
+                    stack.append(t)
+                    i += 1
+                elif op == 0x52:  # REDUCE
+                    if len(stack) - fence < 2:
+                        raise _Break("REDUCE on an empty stack (stack underflow)", r.boff + i)
+                    self.op_offset = r.boff + i
+                    args = stack.pop()
+                    stack[-1] = self._call(stack[-1], args, "REDUCE")
                     i += 1
                 elif op == 0x7D:  # EMPTY_DICT
                     stack.append(Cont("dict"))
@@ -620,6 +685,46 @@ class _Machine:
                         target.put_many(stack, k)
                     del stack[k:]
                     i += 1
+                elif op == 0x47:  # BINFLOAT
+                    stack.append(unpack_from(">d", buf, i + 1)[0])
+                    i += 9
+                elif op == 0x4A:  # BININT
+                    stack.append(unpack_from("<i", buf, i + 1)[0])
+                    i += 5
+                elif op == 0x71:  # BINPUT
+                    if len(stack) <= fence:
+                        raise _Break("BINPUT on an empty stack (stack underflow)", r.boff + i)
+                    v = stack[-1]
+                    tv = type(v)
+                    if tv is not str or len(v) > MEMO_STR_CAP:  # type: ignore[arg-type]
+                        v = other if tv is Cont else keep(v)
+                    n = buf[i + 1]
+                    if len(memo) < MEMO_CAP or n in memo:
+                        memo[n] = v
+                    else:
+                        self._memo_store(n, v)
+                    i += 2
+                elif op == 0x51:  # BINPERSID
+                    if len(stack) <= fence:
+                        raise _Break("BINPERSID on an empty stack (stack underflow)",
+                                     r.boff + i)
+                    stack[-1] = other
+                    i += 1
+                elif op == 0x89:  # NEWFALSE
+                    stack.append(False)
+                    i += 1
+                elif op == 0x29:  # EMPTY_TUPLE
+                    stack.append(())
+                    i += 1
+                elif op == 0x4E:  # NONE
+                    stack.append(None)
+                    i += 1
+                elif op == 0x88:  # NEWTRUE
+                    stack.append(True)
+                    i += 1
+                elif op == 0x4D:  # BININT2
+                    stack.append(buf[i + 1] | buf[i + 2] << 8)
+                    i += 3
                 elif op == 0x65:  # APPENDS
                     if not marks:
                         raise _Break("APPENDS without a MARK (mark underflow)", r.boff + i)
@@ -632,57 +737,8 @@ class _Machine:
                         target.add_many(stack, k)
                     del stack[k:]
                     i += 1
-                elif op == 0x47:  # BINFLOAT
-                    stack.append(unpack_from(">d", buf, i + 1)[0])
-                    i += 9
-                elif op == 0x4A:  # BININT
-                    stack.append(unpack_from("<i", buf, i + 1)[0])
-                    i += 5
-                elif op == 0x4D:  # BININT2
-                    stack.append(buf[i + 1] | buf[i + 2] << 8)
-                    i += 3
-                elif op == 0x58:  # BINUNICODE
-                    n = unpack_from("<I", buf, i + 1)[0]
-                    j = i + 5 + n
-                    if n > STRING_CAP or j > blen:
-                        i = self._slow(op, i)
-                        buf = r.buf
-                        blen = len(buf)
-                        continue
-                    stack.append(buf[i + 5:j].decode("utf-8", "replace"))
-                    i = j
-                elif op == 0x4E:  # NONE
-                    stack.append(None)
-                    i += 1
-                elif op == 0x88:  # NEWTRUE
-                    stack.append(True)
-                    i += 1
-                elif op == 0x89:  # NEWFALSE
-                    stack.append(False)
-                    i += 1
                 elif op == 0x5D:  # EMPTY_LIST
                     stack.append(Cont("list"))
-                    i += 1
-                elif op == 0x29:  # EMPTY_TUPLE
-                    stack.append(())
-                    i += 1
-                elif 0x85 <= op <= 0x87:  # TUPLE1..3
-                    n = op - 0x84
-                    if len(stack) - fence < n:
-                        raise _Break(f"{OPCODES[op][0]} on an empty stack (stack underflow)",
-                                     r.boff + i)
-                    t = tuple(stack[-n:])
-                    del stack[-n:]
-                    stack.append(t)
-                    i += 1
-                elif op == 0x74:  # TUPLE
-                    if not marks:
-                        raise _Break("TUPLE without a MARK (mark underflow)", r.boff + i)
-                    k = marks.pop()
-                    fence = marks[-1] if marks else 0
-                    tv: Value = tuple(stack[k:]) if len(stack) - k <= CONTAINER_CAP else other
-                    del stack[k:]
-                    stack.append(tv)
                     i += 1
                 elif op == 0x95:  # FRAME
                     n = unpack_from("<Q", buf, i + 1)[0]
@@ -694,32 +750,6 @@ class _Machine:
                 elif op == 0x6A:  # LONG_BINGET
                     stack.append(memo.get(unpack_from("<I", buf, i + 1)[0], other))
                     i += 5
-                elif op == 0x72:  # LONG_BINPUT
-                    if len(stack) <= fence:
-                        raise _Break("LONG_BINPUT on an empty stack (stack underflow)",
-                                     r.boff + i)
-                    v = stack[-1]
-                    if type(v) is not str or len(v) > MEMO_STR_CAP:
-                        v = keep(v)
-                    n = unpack_from("<I", buf, i + 1)[0]
-                    if len(memo) < MEMO_CAP or n in memo:
-                        memo[n] = v
-                    else:
-                        self._memo_store(n, v)
-                    i += 5
-                elif op == 0x52:  # REDUCE
-                    if len(stack) - fence < 2:
-                        raise _Break("REDUCE on an empty stack (stack underflow)", r.boff + i)
-                    self.op_offset = r.boff + i
-                    args = stack.pop()
-                    stack[-1] = self._call(stack[-1], args, "REDUCE")
-                    i += 1
-                elif op == 0x51:  # BINPERSID
-                    if len(stack) <= fence:
-                        raise _Break("BINPERSID on an empty stack (stack underflow)",
-                                     r.boff + i)
-                    stack[-1] = other
-                    i += 1
                 elif op == 0x61:  # APPEND
                     if len(stack) - fence < 2:
                         raise _Break("APPEND on an empty stack (stack underflow)", r.boff + i)
@@ -738,10 +768,9 @@ class _Machine:
                         target.put(key, v)
                     i += 1
                 elif op == 0x2E:  # STOP
-                    if len(stack) > fence:
-                        self.result = stack.pop()
-                    else:
+                    if len(stack) <= fence:
                         raise _Break("STOP on an empty stack (stack underflow)", r.boff + i)
+                    self.result = stack.pop()
                     r.bpos = i + 1
                     col.ops = ops
                     return
@@ -750,21 +779,19 @@ class _Machine:
                     col.ops = ops
                     i = self._slow(op, i)
                     ops = col.ops  # a nested pickle (joblib object array) counts its own
-                    buf = r.buf
-                    blen = len(buf)
                     fence = marks[-1] if marks else 0
                     if self.degraded:
-                        col.ops = ops
                         self._run_degraded()
                         return
-                    if self.op_name == "STOP":
-                        col.ops = ops
-                        return
+                    if r.buf is not buf:
+                        buf = r.buf
+                        blen = len(buf)
+                        limit = -1
         except (IndexError, struct.error) as exc:
             off = r.boff + i
             name = OPCODES.get(op, ("?", "", 0))[0]
             col.ops = ops
-            if off + _LOOKAHEAD > r.end:
+            if off + look > r.end:
                 raise _Break(f"truncated: {name} at offset {off} runs past the end of the "
                              "stream", off) from exc
             raise _Break(f"{name} at offset {off} on an empty stack (stack underflow)",
