@@ -52,3 +52,11 @@ def test_schema_is_json_schema() -> None:
     schema = json.loads(json_schema())
     assert schema["type"] == "object"
     assert "scan" in schema["properties"]
+
+
+def test_unknown_preset_in_extends_names_line_and_field(tmp_path: Path) -> None:
+    bad = tmp_path / "mlgate.yml"
+    bad.write_text("version: 1\n\nextends: nonexistent\n", encoding="utf-8")
+    with pytest.raises(PolicyError) as err:
+        load_policy(str(bad))
+    assert "line 3" in str(err.value) and "'extends'" in str(err.value)

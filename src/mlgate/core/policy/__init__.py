@@ -108,7 +108,12 @@ def _parse(text: str, source: str, *, allow_extends: bool) -> Policy:
     if not isinstance(data, dict):
         raise PolicyError(f"{source}: the policy must be a mapping at the top level")
     if allow_extends and isinstance(data.get("extends"), str):
-        base = load_preset(data["extends"]).model_dump(exclude={"source"})
+        try:
+            base = load_preset(data["extends"]).model_dump(exclude={"source"})
+        except PolicyError as exc:
+            line = _line_of(node, ("extends",))
+            where = f" line {line}," if line else ""
+            raise PolicyError(f"{source}:{where} field 'extends': {exc.message}", hint=exc.hint) from exc
         data = _deep_merge(base, data)
     try:
         policy = Policy.model_validate(data)
