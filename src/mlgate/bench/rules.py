@@ -16,8 +16,9 @@ INCONCLUSIVE = Rule(
     "MLG-BENCH-002", Severity.MEDIUM, "Benchmark inconclusive",
     "The samples are too few or too noisy to show either a regression or the absence of one "
     "larger than the tolerance allows. This holds the gate; it is neither a pass nor a failure.",
-    "Run more repetitions (--runs), reduce noise on the runner (dedicated GPU runner, fixed "
-    "clocks, warm-ups), or widen the tolerance if that is acceptable.",
+    "Run more repetitions (--repeat / --max-repeat, or `mlgate bench ab`), reduce noise on the "
+    "runner (dedicated GPU runner, fixed clocks, warm-ups), or widen the tolerance if that is "
+    "acceptable.",
 )
 DEVICE_MISMATCH = Rule(
     "MLG-BENCH-003", Severity.MEDIUM, "Baseline from a different device",
@@ -42,7 +43,7 @@ NOT_MEASURED = Rule(
 NO_BASELINE = Rule(
     "MLG-BENCH-006", Severity.MEDIUM, "No baseline to compare with",
     "There is no stored baseline for this benchmark, so no regression check was possible.",
-    "Store one from a trusted run on the default branch with --update-baseline.",
+    "Store one from a trusted run on the default branch with `mlgate bench baseline update`.",
 )
 IMPROVEMENT = Rule(
     "MLG-BENCH-007", Severity.INFO, "Performance improvement",
