@@ -114,7 +114,7 @@ def test_read_source_bounds_and_errors(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="no such file"):
         read_source("lm-eval", tmp_path / "missing.json")
     (tmp_path / "t.json").write_text("{truncated")
-    with pytest.raises(InputError, match="not readable JSON"):
+    with pytest.raises(InputError, match="is not a JSON"):
         read_source("lm-eval", tmp_path / "t.json")
     real = tmp_path / "real.json"
     real.write_text(json.dumps(LM_EVAL))

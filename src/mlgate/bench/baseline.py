@@ -25,6 +25,7 @@ from mlgate.bench.device import DeviceInfo
 from mlgate.bench.runner import MetricMeta, RunSet
 from mlgate.core.errors import InputError, ToolError, UsageError
 from mlgate.core.findings import utc_now
+from mlgate.core.jsonfile import read_json
 
 RESULTS_SCHEMA = 1
 MAX_RESULTS_FILE = 64 * 1024 * 1024
@@ -155,14 +156,7 @@ def results_from_runs(
 
 
 def read_results(path: Path) -> BenchResults:
-    try:
-        if path.stat().st_size > MAX_RESULTS_FILE:
-            raise InputError(f"{path}: larger than {MAX_RESULTS_FILE} bytes")
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise InputError(f"{path}: no such file") from exc
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise InputError(f"{path}: cannot read bench results: {exc}") from exc
+    data = read_json(path, what="bench results file", max_bytes=MAX_RESULTS_FILE)
     return BenchResults.from_json(data, str(path))
 
 

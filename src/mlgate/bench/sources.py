@@ -16,7 +16,6 @@ Every parser is bounded (file size) and turns anything malformed into an InputEr
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -24,6 +23,7 @@ from typing import Any
 
 from mlgate.bench.runner import MAX_SAMPLES_PER_METRIC, MetricMeta
 from mlgate.core.errors import InputError
+from mlgate.core.jsonfile import read_json
 
 MAX_SOURCE_FILE = 64 * 1024 * 1024
 SOURCES = ("pytest-benchmark", "lm-eval")
@@ -32,16 +32,8 @@ Parsed = tuple[dict[str, tuple[float, ...]], dict[str, MetricMeta]]
 
 
 def _load(path: Path) -> Any:
-    try:
-        if path.is_symlink():
-            raise InputError(f"{path}: is a symbolic link; give the real file")
-        if path.stat().st_size > MAX_SOURCE_FILE:
-            raise InputError(f"{path}: larger than {MAX_SOURCE_FILE} bytes")
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise InputError(f"{path}: no such file (did the benchmark write it?)") from exc
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise InputError(f"{path}: not readable JSON: {exc}") from exc
+    return read_json(path, what="benchmark metrics file", max_bytes=MAX_SOURCE_FILE,
+                     allow_symlink=False)
 
 
 def _finite(value: Any) -> float | None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -10,6 +9,7 @@ import click
 
 from mlgate.core.errors import InputError
 from mlgate.core.findings import Report, merge_reports
+from mlgate.core.jsonfile import read_json_bytes
 from mlgate.options import format_option, output_option, policy_option
 
 MAX_REPORT_BYTES = 512 * 1024 * 1024
@@ -17,18 +17,7 @@ MAX_REPORT_BYTES = 512 * 1024 * 1024
 
 def read_report_file(path: Path) -> tuple[Report, bytes]:
     """Read one JSON report; every problem is an InputError naming the file."""
-    try:
-        if path.is_dir():
-            raise InputError(f"{path} is a folder, not a report file")
-        if path.stat().st_size > MAX_REPORT_BYTES:
-            raise InputError(f"{path} is larger than {MAX_REPORT_BYTES} bytes: not a report")
-        data = path.read_bytes()
-    except OSError as exc:
-        raise InputError(f"cannot read report {path}: {exc.strerror or exc}") from exc
-    try:
-        doc = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-        raise InputError(f"{path} is not JSON: {exc}") from exc
+    doc, data = read_json_bytes(path, what="report", max_bytes=MAX_REPORT_BYTES)
     try:
         return Report.from_json(doc), data
     except InputError as exc:

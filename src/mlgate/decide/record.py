@@ -9,7 +9,6 @@ the usual tools (GitHub artifact attestations, cosign attest --type custom).
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
@@ -18,6 +17,7 @@ from pathlib import Path
 from mlgate import __version__
 from mlgate.core.errors import InputError
 from mlgate.core.findings import JSONValue, Report
+from mlgate.core.jsonfile import read_json
 from mlgate.decide.decision import Decision, canonical_json, sha256_hex
 
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
@@ -123,10 +123,7 @@ def record_digest(record: Mapping[str, JSONValue]) -> str:
 
 
 def load_record(path: Path) -> dict[str, JSONValue]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(f"cannot read decision record {path}: {exc}") from exc
+    data = read_json(path, what="decision record")
     if not isinstance(data, dict) or data.get("_type") != STATEMENT_TYPE:
         raise InputError(f"{path} is not an in-toto Statement v1")
     if data.get("predicateType") != PREDICATE_TYPE:

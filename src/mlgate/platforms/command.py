@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from mlgate.core.errors import InputError, ToolError, UsageError
+from mlgate.core.jsonfile import read_json
 from mlgate.decide.decision import Decision, canonical_json, sha256_hex
 from mlgate.options import format_option, output_option
 from mlgate.platforms.base import Platform, PublishResult, ReleaseAsset
@@ -27,14 +28,7 @@ MAX_DECISION_BYTES = 64 * 1024 * 1024
 
 
 def read_decision(path: Path) -> Decision:
-    try:
-        if path.stat().st_size > MAX_DECISION_BYTES:
-            raise InputError(f"{path} is too large to be a decision")
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise InputError(f"cannot read decision {path}: {exc.strerror or exc}") from exc
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-        raise InputError(f"{path} is not JSON: {exc}") from exc
+    data = read_json(path, what="decision", max_bytes=MAX_DECISION_BYTES)
     try:
         return Decision.from_json(data)
     except InputError as exc:
