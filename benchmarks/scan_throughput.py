@@ -1,12 +1,14 @@
 """Scan throughput: mlgate against the sha256 floor (openssl) and the peer scanners.
 
-Builds a model set in a temporary folder (a safetensors file, a pickle checkpoint of numpy
-arrays, a PyTorch zip checkpoint and a folder of many small files), warms the page cache, then
-times each tool on each part in a fresh process and prints a markdown table: MB/s, the ratio to
-``openssl dgst -sha256`` on the same bytes, and the peak RSS of the process (``os.wait4``).
+Builds a model set in a temporary folder (a safetensors file, a pickle checkpoint of many numpy
+arrays, a PyTorch zip checkpoint, a folder of many small files and a pickle of many small
+Python objects), warms the page cache, then times each tool on each part in a fresh process
+and prints a markdown table: MB/s, the ratio to ``openssl dgst -sha256`` on the same bytes, and
+the peak RSS of the process (``os.wait4``; for ``--jobs`` runs, the largest single process).
 
-    python benchmarks/scan_throughput.py              # 2 GiB in all
-    python benchmarks/scan_throughput.py --size-mb 512
+    python benchmarks/scan_throughput.py                       # the issue's sizes (~3.7 GB)
+    python benchmarks/scan_throughput.py --size-mb 512         # everything scaled down
+    python benchmarks/scan_throughput.py --objects-mb 50 --safetensors-mb 2048 --pickle-mb 1024
 
 Peers are run when installed: modelscan (``pip install 'mlgate[modelscan]'``), picklescan and
 fickling (``pip install picklescan fickling``). A tool that does not apply to a file type (fickling
@@ -71,9 +73,10 @@ def make_safetensors(path: Path, size: int) -> None:
 
 
 def make_pickle(path: Path, size: int) -> None:
+    """A pickle checkpoint of many tensors (1 MiB numpy arrays, protocol 4)."""
     import numpy as np
 
-    chunk = 64 * MiB
+    chunk = 1 * MiB
     arrays = {}
     left, i = size, 0
     while left > 0:
@@ -116,30 +119,58 @@ def make_small_files(folder: Path, size: int) -> None:
             (folder / f"notes{i}.txt").write_bytes(b"lorem ipsum " * 2700)
 
 
-def build(root: Path, total: int) -> None:
-    for sub in ("safetensors", "pickle", "torchzip"):
+def make_objects(path: Path, size: int) -> None:
+    """A pickle of many small Python objects (dicts of an int, a str and a float): ~36 bytes
+    and ~11 opcodes each, the worst case for an opcode-level analyser."""
+    n = max(1, size // 36)
+    with open(path, "wb") as f:
+        pickle.dump([{"id": i, "name": f"item{i}", "v": i * 0.5} for i in range(n)], f,
+                    protocol=4)
+
+
+def build(root: Path, sizes: dict[str, int]) -> None:
+    for sub in ("safetensors", "pickle", "torchzip", "objects"):
         (root / sub).mkdir()
-    make_safetensors(root / "safetensors" / "model.safetensors", total // 2)
-    make_pickle(root / "pickle" / "model.pkl", total // 4)
-    make_torch_zip(root / "torchzip" / "pytorch_model.bin", total // 5)
-    make_small_files(root / "small", total // 20)
+    make_safetensors(root / "safetensors" / "model.safetensors", sizes["safetensors"])
+    make_pickle(root / "pickle" / "model.pkl", sizes["pickle"])
+    make_torch_zip(root / "torchzip" / "pytorch_model.bin", sizes["torchzip"])
+    make_small_files(root / "small", sizes["small"])
+    make_objects(root / "objects" / "objects.pkl", sizes["objects"])
 
 
 def parts_of(root: Path) -> list[Part]:
     names = {"safetensors": "safetensors", "pickle": "pickle checkpoint",
-             "torchzip": "torch zip", "small": "many small files"}
+             "torchzip": "torch zip", "small": "many small files",
+             "objects": "small-object pickle"}
     return [Part(label, root / sub, sorted(p for p in (root / sub).iterdir()))
             for sub, label in names.items()]
 
 
-def timed(cmd: Sequence[str], self_timed: bool = False) -> tuple[float, int, int]:
+def timed(cmd: Sequence[str], self_timed: bool = False,
+          limit: float | None = None) -> tuple[float, int, int]:
     """Seconds, peak RSS (bytes) and exit code of one process. ``self_timed``: the process
     prints its own seconds (time spent scanning, without interpreter start and imports)."""
     t0 = time.perf_counter()
+    import threading
+
     proc = subprocess.Popen(list(cmd), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    killed = threading.Event()
+
+    def kill() -> None:
+        killed.set()
+        proc.kill()
+
+    timer = threading.Timer(limit, kill) if limit else None
+    if timer is not None:
+        timer.start()
     assert proc.stdout is not None
     out = proc.stdout.read()
-    _, status, usage = os.wait4(proc.pid, 0)
+    _, status, usage = os.wait4(proc.pid, 0)  # reaped here, not by Popen: keeps its rusage
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if timer is not None:
+        timer.cancel()
+    if killed.is_set():
+        raise subprocess.TimeoutExpired(list(cmd), limit or 0)
     elapsed = time.perf_counter() - t0
     if self_timed:
         elapsed = float(out.decode().strip().splitlines()[-1])
@@ -153,38 +184,54 @@ def tools(part: Part) -> dict[str, list[str] | None]:
            "r = scan_paths([Path(sys.argv[1])], policy=Policy(), hash_files=sys.argv[2]=='1'); "
            "print(time.perf_counter() - t); sys.exit(1 if r.findings else 0)")
     files = [str(f) for f in part.files]
+    cli = [py, "-m", "mlgate", "scan", str(part.path), "--format", "json", "-o", os.devnull]
+    folder = len(part.files) > 1
     out: dict[str, list[str] | None] = {
         "openssl dgst -sha256": ["openssl", "dgst", "-sha256", *files],
         "sha256sum": ["sha256sum", *files],
         "mlgate scan_paths() in-process*": [py, "-c", api, str(part.path), "1"],
         "mlgate scan_paths(hash_files=False) in-process*": [py, "-c", api, str(part.path), "0"],
-        "mlgate scan (CLI)": [py, "-m", "mlgate", "scan", str(part.path), "--format", "json",
-                              "-o", os.devnull],
-        "mlgate scan --no-hash (CLI)": [py, "-m", "mlgate", "scan", str(part.path), "--no-hash",
-                                        "--format", "json", "-o", os.devnull],
+        "mlgate scan (CLI)": [*cli, "--jobs", "1"],
+        "mlgate scan --no-hash (CLI)": [*cli, "--jobs", "1", "--no-hash"],
+        "mlgate scan --jobs 2 (CLI)": [*cli, "--jobs", "2"] if folder else None,
+        "mlgate scan --jobs 2 --no-hash (CLI)": [*cli, "--jobs", "2", "--no-hash"] if folder
+        else None,
         "modelscan": ["modelscan", "-p", str(part.path)] if shutil.which("modelscan") else None,
         "picklescan": ["picklescan", "-p", str(part.path)] if shutil.which("picklescan") else None,
         "fickling": (["fickling", "--check-safety", files[0]]
                      if shutil.which("fickling") and part.name == "pickle checkpoint" else None),
     }
-    return out
+    return {k: v for k, v in out.items() if v is not None or not k.startswith("mlgate")}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--size-mb", type=int, default=2048, help="total size of the model set")
+    ap.add_argument("--size-mb", type=int, default=None,
+                    help="scale every part to this total (default: the issue's sizes below)")
+    ap.add_argument("--safetensors-mb", type=int, default=2048)
+    ap.add_argument("--pickle-mb", type=int, default=1024)
+    ap.add_argument("--torch-mb", type=int, default=512)
+    ap.add_argument("--small-files-mb", type=int, default=100)
+    ap.add_argument("--objects-mb", type=int, default=50,
+                    help="small-object pickle; the peers hold ~40x its size in memory")
+    ap.add_argument("--timeout", type=int, default=900, help="seconds allowed per tool run")
     ap.add_argument("--keep", action="store_true", help="keep the generated files")
     ap.add_argument("--build-into", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    sizes = {"safetensors": args.safetensors_mb, "pickle": args.pickle_mb,
+             "torchzip": args.torch_mb, "small": args.small_files_mb, "objects": args.objects_mb}
+    if args.size_mb is not None:
+        scale = args.size_mb / sum(sizes.values())
+        sizes = {k: max(1, int(v * scale)) for k, v in sizes.items()}
     if args.build_into:  # the child that builds: numpy/torch never load in the timing parent
-        build(args.build_into, args.size_mb * MiB)
+        build(args.build_into, {k: v * MiB for k, v in sizes.items()})
         return 0
     root = Path(tempfile.mkdtemp(prefix="mlgate-bench-"))
     try:
         t0 = time.perf_counter()
         # build in a child: Linux carries a parent's peak RSS into every child it forks, so
         # the timing parent stays small (its own peak is printed as the floor of the column)
-        subprocess.run([sys.executable, __file__, "--size-mb", str(args.size_mb),
+        subprocess.run([sys.executable, __file__, *(argv if argv is not None else sys.argv[1:]),
                         "--build-into", str(root)], check=True)
         parts = parts_of(root)
         import resource
@@ -205,7 +252,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                 if cmd is None:
                     print(f"| {part.name} | {part.bytes / MiB:.0f} | {name} | n/a | | | | |")
                     continue
-                secs, rss, rc = timed(cmd, self_timed=name.endswith("*"))
+                try:
+                    secs, rss, rc = timed(cmd, self_timed=name.endswith("*"), limit=args.timeout)
+                except subprocess.TimeoutExpired:
+                    print(f"| {part.name} | {part.bytes / MiB:.0f} | {name} | >{args.timeout} "
+                          "| | | | killed |", flush=True)
+                    continue
                 mbs = part.bytes / 1e6 / secs
                 if floor is None:
                     floor = mbs

@@ -376,3 +376,66 @@ def test_unknown_engine_is_a_usage_error(tmp_path: Path) -> None:
 
     with pytest.raises(UsageError):
         scan_paths([tmp_path], policy=policy(), engine="nope")
+
+
+# --- several files on several cores ---------------------------------------------------------
+
+def _mixed_folder(root: Path) -> Path:
+    """Clean and hostile files of several formats, nested folders, a big-ish pickle."""
+    import numpy as np
+
+    (root / "sub" / "deep").mkdir(parents=True)
+    (root / "model.pkl").write_bytes(pickle.dumps([{"i": i, "s": f"x{i}"} for i in range(20000)]))
+    (root / "evil.pkl").write_bytes(evil_pickle())
+    (root / "sub" / "weights.npy").write_bytes(_npy(np.arange(100, dtype=np.float32)))
+    (root / "sub" / "ckpt.zip").write_bytes(make_zip([("archive/data.pkl", evil_pickle()),
+                                                     ("archive/version", b"3\n")]))
+    (root / "sub" / "deep" / "config.json").write_text(json.dumps({"auto_map": {"AutoModel": "m.M"}}))
+    (root / "sub" / "deep" / "m.py").write_text("import os\nos.system('x')\n")
+    (root / "sub" / "deep" / "junk.safetensors").write_bytes(b"\xff" * 40)
+    (root / "README.md").write_text("# model\n")
+    return root
+
+
+def _npy(arr: Any) -> bytes:
+    import numpy as np
+
+    buf = io.BytesIO()
+    np.save(buf, arr)
+    return buf.getvalue()
+
+
+def test_jobs_gives_the_same_report_as_in_process(tmp_path: Path) -> None:
+    root = _mixed_folder(tmp_path / "m")
+    one = scan_paths([root], policy=policy(), jobs=1)
+    two = scan_paths([root], policy=policy(), jobs=2)
+    assert one.findings == two.findings
+    assert one.files == two.files
+    assert [f.path for f in two.files] == sorted(f.path for f in two.files)
+    assert {"MLG-SCAN-050"} <= rules(two)  # the hostile pickles are still caught in workers
+    assert all(f.sha256 for f in two.files)
+    assert two.evidence["jobs"] == 2 and two.evidence["files_scanned"] == len(two.files)
+
+
+def test_jobs_enforce_the_per_file_deadline_in_workers(tmp_path: Path) -> None:
+    nested = make_zip((f"m{i}.pkl", pickle.dumps(i)) for i in range(200))
+    for name in ("a.zip", "b.zip"):
+        (tmp_path / name).write_bytes(nested)
+    report = scan_paths([tmp_path], policy=policy(max_seconds_per_file=1e-9), jobs=2)
+    timed_out = {f.location.path for f in report.findings
+                 if f.rule_id == "MLG-SCAN-006" and f.location}
+    assert timed_out == {"a.zip", "b.zip"}
+
+
+def test_jobs_must_be_positive(tmp_path: Path) -> None:
+    from mlgate.core.errors import UsageError
+
+    with pytest.raises(UsageError):
+        scan_paths([tmp_path], policy=policy(), jobs=0)
+
+
+def test_engine_names_from_the_issue_map_to_internal_ones(tmp_path: Path) -> None:
+    (tmp_path / "model.pkl").write_bytes(evil_pickle())
+    report = scan_paths([tmp_path], policy=policy(), engine="builtin")
+    assert report.evidence["engine"] == "mlgate"
+    assert {f.engine for f in report.findings} == {"mlgate"}

@@ -505,3 +505,42 @@ def test_joblib_with_malicious_object(marker: Path) -> None:
     a = analyze(buf.getvalue())
     assert critical_globals(a) in ({"posix.system"}, {"nt.system"})
     assert not marker.exists()
+
+
+def test_small_object_pickle_memory_stays_flat() -> None:
+    """The memo keeps a shared placeholder for containers, not a description of each one:
+    400k memo entries (200k dicts, 200k short strings) cost ~50 MB, a dict slot and the short
+    string each (a description of each dict was about three times that)."""
+    import tracemalloc
+
+    data = pickle.dumps([{"id": i, "name": f"n{i}", "v": i * 0.5} for i in range(200_000)],
+                        protocol=4)
+    tracemalloc.start()
+    a = analyze(data)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert a.complete and not a.findings
+    assert peak < 72 << 20, f"peak {peak} bytes for a {len(data)}-byte pickle"
+
+
+def test_memo_still_resolves_globals_after_many_objects() -> None:
+    # 100k memoized dicts, then STACK_GLOBAL from memoized strings: still caught
+    body = pickle.dumps([{} for _ in range(100_000)], protocol=4)[:-1] + b"0"  # drop STOP, POP
+    data = (body + p_str("os") + MEMOIZE + p_str("system") + MEMOIZE + b"0" + b"0")
+    # the two strings are memo entries n and n+1 (n = memoized values so far)
+    n = 100_001  # the list and its 100k dicts
+    data += p_binget(n) if n < 256 else b"j" + struct.pack("<I", n)
+    data += b"j" + struct.pack("<I", n + 1) + STACK_GLOBAL + p_str("true") + TUPLE1 + REDUCE + STOP
+    a = analyze(data)
+    assert critical_globals(a) == {"os.system"}
+
+
+def test_record_lists_are_capped_but_findings_count_every_call() -> None:
+    from mlgate.scan.pickle import RECORD_CAP
+
+    one = p_global("mymodule", "Thing") + b"\x94" + b")" + REDUCE + b"0"
+    data = p_proto(4) + one + (b"h\x00)" + REDUCE + b"0") * (RECORD_CAP + 50) + b"N" + STOP
+    a = analyze(data)
+    assert len(a.calls) == RECORD_CAP
+    assert any("not kept" in n for n in a.notes)
+    assert "MLG-SCAN-051" in rules(a)

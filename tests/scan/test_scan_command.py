@@ -82,3 +82,25 @@ def test_engine_aliases(evil_dir: Path, tmp_path: Path) -> None:
     out = tmp_path / "r.json"
     assert main(["scan", str(evil_dir), "--engine", "builtin", "--format", "json", "-o", str(out)]) == 1
     assert json.loads(out.read_text())["evidence"]["engine"] == "mlgate"
+
+
+def test_engine_help_shows_the_issue_names(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["scan", "--help"]) == 0
+    out = capsys.readouterr().out
+    assert "[builtin|modelscan|all]" in out and "--jobs" in out
+
+
+def test_hidden_engine_alias_still_accepted(evil_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "r.json"
+    assert main(["scan", str(evil_dir), "--engine", "mlgate", "--format", "json", "-o", str(out)]) == 1
+    assert json.loads(out.read_text())["evidence"]["engine"] == "mlgate"
+
+
+def test_jobs_option(evil_dir: Path, tmp_path: Path) -> None:
+    (evil_dir / "clean.json").write_text("{}")
+    out1, out2 = tmp_path / "1.json", tmp_path / "2.json"
+    assert main(["scan", str(evil_dir), "-j", "1", "--format", "json", "-o", str(out1)]) == 1
+    assert main(["scan", str(evil_dir), "--jobs", "2", "--format", "json", "-o", str(out2)]) == 1
+    r1, r2 = json.loads(out1.read_text()), json.loads(out2.read_text())
+    assert r1["findings"] == r2["findings"] and r1["files"] == r2["files"]
+    assert main(["scan", str(evil_dir), "--jobs", "0"]) == 2

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -10,7 +11,24 @@ from mlgate.core.errors import ExitCode
 from mlgate.options import format_option, output_option, policy_option
 
 FORMATS = ("text", "json", "markdown", "sarif", "junit")
-ENGINE_ALIASES = {"builtin": "mlgate", "all": "both"}
+ENGINES = ("builtin", "modelscan", "all")
+_HIDDEN_ALIASES = {"mlgate": "builtin", "both": "all"}  # earlier names, still accepted
+
+
+if TYPE_CHECKING:  # click >= 8.2 makes Choice generic; 8.1 does not subscript at run time
+    _ChoiceBase = click.Choice[str]
+else:
+    _ChoiceBase = click.Choice
+
+
+class _EngineChoice(_ChoiceBase):
+    """``builtin|modelscan|all`` in --help; the earlier ``mlgate``/``both`` still work."""
+
+    def convert(self, value: object, param: click.Parameter | None,
+                ctx: click.Context | None) -> str:
+        if isinstance(value, str):
+            value = _HIDDEN_ALIASES.get(value.lower(), value)
+        return str(super().convert(value, param, ctx))
 
 
 @click.command("scan")
@@ -20,12 +38,15 @@ ENGINE_ALIASES = {"builtin": "mlgate", "all": "both"}
 @policy_option
 @click.option(
     "--engine",
-    type=click.Choice(["mlgate", "modelscan", "both", "builtin", "all"], case_sensitive=False),
-    default="mlgate",
+    type=_EngineChoice(ENGINES, case_sensitive=False),
+    default="builtin",
     show_default=True,
-    help="mlgate's own analysis, modelscan as a second opinion, or both (union of findings). "
-    "'builtin' and 'all' are aliases of 'mlgate' and 'both'.",
+    help="builtin: mlgate's own analysis; modelscan: modelscan as a second opinion; all: both, "
+    "union of findings (each finding names its engine).",
 )
+@click.option("--jobs", "-j", "jobs", type=click.IntRange(min=1), default=None, metavar="N",
+              help="Scan N files at once in worker processes (default: the number of CPUs, "
+              "at most 8; 1 scans in this process; a single file is always scanned in-process).")
 @click.option("--shard", "shard_spec", default=None, metavar="I/N",
               help="Scan only shard I of N (files balanced by size); merge the reports with "
               "`mlgate merge`.")
@@ -39,6 +60,7 @@ def scan(
     output: Path | None,
     policy_spec: str | None,
     engine: str,
+    jobs: int | None,
     shard_spec: str | None,
     no_hash: bool,
     fail_on: str | None,
@@ -52,14 +74,14 @@ def scan(
     from mlgate.core.findings import Severity
     from mlgate.core.policy import load_policy
     from mlgate.render import render, write_text
-    from mlgate.scan.engine import scan_paths
+    from mlgate.scan.engine import ENGINE_NAMES, default_jobs, scan_paths
 
     policy = load_policy(policy_spec)
     threshold = Severity.parse(fail_on if fail_on is not None else policy.scan.fail_on)
     shard = parse_shard(shard_spec) if shard_spec else None
-    engine = ENGINE_ALIASES.get(engine.lower(), engine.lower())
     report = scan_paths(
-        list(paths), policy=policy, engine=engine, hash_files=not no_hash, shard=shard
+        list(paths), policy=policy, engine=ENGINE_NAMES[str(engine).lower()],
+        hash_files=not no_hash, shard=shard, jobs=jobs if jobs is not None else default_jobs(),
     )
     write_text(render(report, fmt.lower()), output)
     return int(ExitCode.FINDINGS if report.at_or_above(threshold) else ExitCode.OK)

@@ -18,7 +18,7 @@ import os
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import BinaryIO
@@ -41,6 +41,10 @@ from mlgate.scan import rules_core as R
 from mlgate.scan.base import HANDLERS, FormatHandler, ScanContext, ScanTimeout
 
 ENGINES = ("mlgate", "modelscan", "both")
+# the names the CLI shows (issue #3); the report's engine field keeps the internal names
+ENGINE_NAMES = {"builtin": "mlgate", "modelscan": "modelscan", "all": "both",
+                "mlgate": "mlgate", "both": "both"}
+JOBS_CAP = 8  # default --jobs: the usable CPUs, at most this many worker processes
 
 # extensions people give model files; content we cannot identify under these names fails closed
 MODEL_EXTENSIONS = frozenset({
@@ -369,10 +373,19 @@ def scan_paths(
     engine: str = "mlgate",
     hash_files: bool = True,
     shard: tuple[int, int] | None = None,
+    jobs: int = 1,
 ) -> Report:
-    """Scan files and folders; a Report of kind ``scan`` with a FileRecord for every file."""
+    """Scan files and folders; a Report of kind ``scan`` with a FileRecord for every file.
+
+    ``engine``: ``builtin``/``mlgate``, ``modelscan`` or ``all``/``both``. ``jobs``: worker
+    processes scanning whole files in parallel (1: in this process; a single file is always
+    scanned in this process). Records and findings come in walk order (sorted by path)
+    whatever ``jobs`` is."""
+    engine = ENGINE_NAMES.get(engine, engine)
     if engine not in ENGINES:
-        raise UsageError(f"unknown engine {engine!r}", hint=f"engines: {', '.join(ENGINES)}")
+        raise UsageError(f"unknown engine {engine!r}", hint="engines: builtin, modelscan, all")
+    if jobs < 1:
+        raise UsageError(f"--jobs must be at least 1, not {jobs}")
     if not paths:
         raise UsageError("nothing to scan", hint="give one or more files or folders")
     started = time.monotonic()
@@ -395,29 +408,19 @@ def scan_paths(
     findings: list[Finding] = []
     stats = _Stats()
     if engine in ("mlgate", "both"):
-        workers = max(1, min(4, os.cpu_count() or 1))
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="mlgate-hash") as pool:
-            # the next files are scanned while earlier ones still hash (at most `workers`
-            # hashes in flight, each holding its file open)
-            pending: deque[tuple[Artifact, Callable[[], _Result]]] = deque()
-
-            def settle(art: Artifact, finish: Callable[[], _Result]) -> None:
-                rec, found_here = finish()
-                records.append(rec)
-                findings.extend(found_here)
-                stats.formats[rec.format] = stats.formats.get(rec.format, 0) + 1
-                if rec.error is None and art.kind is ArtifactKind.FILE:
-                    stats.files_scanned += 1
-                    stats.bytes_scanned += rec.size
-
-            try:
-                for art in artifacts:
-                    pending.append((art, scanner.scan_artifact(art, hash_files, pool)))
-                    while len(pending) > workers:
-                        settle(*pending.popleft())
-            finally:
-                while pending:
-                    settle(*pending.popleft())
+        files = sum(1 for a in artifacts if a.kind is ArtifactKind.FILE and a.real is not None)
+        workers = min(jobs, files)
+        if workers > 1:
+            results = _scan_parallel(scanner, artifacts, policy, hash_files, workers)
+        else:
+            results = _scan_in_process(scanner, artifacts, hash_files)
+        for art, (rec, found_here) in zip(artifacts, results, strict=True):
+            records.append(rec)
+            findings.extend(found_here)
+            stats.formats[rec.format] = stats.formats.get(rec.format, 0) + 1
+            if rec.error is None and art.kind is ArtifactKind.FILE:
+                stats.files_scanned += 1
+                stats.bytes_scanned += rec.size
     else:
         # modelscan alone: still inventory and hash every file for the BOM
         for art in artifacts:
@@ -436,6 +439,7 @@ def scan_paths(
 
     evidence: dict[str, JSONValue] = {
         "engine": engine,
+        "jobs": jobs,
         "roots": [{"path": str(p), "kind": "dir" if Path(p).is_dir() else "file"} for p in paths],
         "formats": dict(sorted(stats.formats.items())),
         "files_scanned": stats.files_scanned,
@@ -457,6 +461,147 @@ def scan_paths(
         shard=f"{shard[0]}/{shard[1]}" if shard is not None else None,
         complete=True,
     )
+
+
+def default_jobs() -> int:
+    """The default for ``--jobs``: the CPUs this process may run on, at most JOBS_CAP."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cpus = os.cpu_count() or 1
+    return max(1, min(JOBS_CAP, cpus))
+
+
+def _scan_in_process(
+    scanner: ScanEngine, artifacts: Sequence[Artifact], hash_files: bool
+) -> list[_Result]:
+    """Scan every entry here, in order. The next files are parsed while earlier ones still
+    hash on a thread pool (at most ``workers`` hashes in flight, each holding its file open)."""
+    workers = max(1, min(4, os.cpu_count() or 1))
+    results: list[_Result] = []
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="mlgate-hash") as pool:
+        pending: deque[Callable[[], _Result]] = deque()
+        try:
+            for art in artifacts:
+                pending.append(scanner.scan_artifact(art, hash_files, pool))
+                while len(pending) > workers:
+                    results.append(pending.popleft()())
+        finally:
+            while pending:
+                results.append(pending.popleft()())
+    return results
+
+
+# --- several files on several cores ---------------------------------------------------------
+
+_BATCH_BYTES = 64 << 20  # small files travel to a worker in batches of about this many bytes
+_BATCH_FILES = 256
+_worker_engine: ScanEngine | None = None
+
+
+def _worker_init(policy: Policy) -> None:
+    global _worker_engine
+    _worker_engine = ScanEngine(policy)
+
+
+def _worker_scan(arts: list[Artifact], hash_files: bool) -> list[_Result]:
+    """In a worker process: scan whole files (each parsed and hashed at once, deadlines as
+    in-process) and send back their records and findings."""
+    scanner = _worker_engine
+    assert scanner is not None, "worker not initialised"
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="mlgate-hash") as pool:
+        return [scanner.scan_artifact(art, hash_files, pool)() for art in arts]
+
+
+def _pool(policy: Policy, workers: int) -> ProcessPoolExecutor:
+    import multiprocessing
+
+    method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context(method),
+                               initializer=_worker_init, initargs=(policy,))
+
+
+def _batches(artifacts: Sequence[Artifact], indices: Sequence[int]) -> list[list[int]]:
+    """Contiguous groups of file indices: a large file alone, small ones together."""
+    out: list[list[int]] = []
+    current: list[int] = []
+    size = 0
+    for i in indices:
+        n = max(artifacts[i].size, 0)
+        if current and (size + n > _BATCH_BYTES or len(current) >= _BATCH_FILES):
+            out.append(current)
+            current, size = [], 0
+        current.append(i)
+        size += n
+    if current:
+        out.append(current)
+    # large files first, so the longest tasks start early (results are put back in order)
+    out.sort(key=lambda b: -sum(max(artifacts[i].size, 0) for i in b))
+    return out
+
+
+def _crashed(art: Artifact, why: str) -> _Result:
+    return (FileRecord(art.rel, art.size, None, Format.UNKNOWN.value, error=why),
+            [R.ANALYSIS_FAILED.finding(f"{why}; the file was not analysed",
+                                       Location(art.rel))])
+
+
+def _scan_parallel(
+    scanner: ScanEngine, artifacts: Sequence[Artifact], policy: Policy, hash_files: bool,
+    workers: int,
+) -> list[_Result]:
+    """Scan files in ``workers`` processes. Entries that are not regular files are settled
+    here (nothing to read). A worker that dies takes its batch down with it: those files are
+    rescanned one by one in a fresh worker, and a file that kills that one too gets a finding
+    (fail closed)."""
+    results: list[_Result | None] = [None] * len(artifacts)
+    todo = [i for i, a in enumerate(artifacts) if a.kind is ArtifactKind.FILE and a.real is not None]
+    in_workers = set(todo)
+    for i, art in enumerate(artifacts):
+        if i not in in_workers:
+            results[i] = scanner.scan_artifact(art, hash_files, None)()
+    failed: list[int] = []
+    with _pool(policy, workers) as pool:
+        futures = [(batch, pool.submit(_worker_scan, [artifacts[i] for i in batch], hash_files))
+                   for batch in _batches(artifacts, todo)]
+        for batch, fut in futures:
+            try:
+                out = fut.result()
+            except Exception:  # BrokenProcessPool, or a result that could not travel back
+                failed.extend(batch)
+                continue
+            for i, res in zip(batch, out, strict=True):
+                results[i] = res
+    if failed:
+        _rescan_isolated(artifacts, sorted(failed), policy, hash_files, results)
+    assert all(r is not None for r in results)
+    return [r for r in results if r is not None]
+
+
+def _rescan_isolated(
+    artifacts: Sequence[Artifact], indices: Sequence[int], policy: Policy, hash_files: bool,
+    results: list[_Result | None],
+) -> None:
+    from concurrent.futures.process import BrokenProcessPool
+
+    pool: ProcessPoolExecutor | None = None
+    try:
+        for i in indices:
+            art = artifacts[i]
+            if pool is None:
+                pool = _pool(policy, 1)
+            try:
+                results[i] = pool.submit(_worker_scan, [art], hash_files).result()[0]
+            except BrokenProcessPool:
+                results[i] = _crashed(art, "the scanning worker process died on this file")
+                pool.shutdown(wait=False, cancel_futures=True)
+                pool = None
+            except Exception as exc:
+                results[i] = _crashed(art, f"scan failed in a worker: {type(exc).__name__}: "
+                                           f"{_short(exc)}")
+    finally:
+        if pool is not None:
+            pool.shutdown()
 
 
 def _record_only(art: Artifact, hash_files: bool) -> FileRecord:
