@@ -417,6 +417,13 @@ def test_jobs_gives_the_same_report_as_in_process(tmp_path: Path) -> None:
     assert two.evidence["jobs"] == 2 and two.evidence["files_scanned"] == len(two.files)
 
 
+def test_default_jobs_stays_in_process_for_small_files(tmp_path: Path) -> None:
+    root = _mixed_folder(tmp_path / "m")
+    auto = scan_paths([root], policy=policy(), jobs=None)
+    assert auto.evidence["jobs"] == 1  # small files: workers would cost more than they save
+    assert auto.findings == scan_paths([root], policy=policy(), jobs=1).findings
+
+
 def test_jobs_enforce_the_per_file_deadline_in_workers(tmp_path: Path) -> None:
     nested = make_zip((f"m{i}.pkl", pickle.dumps(i)) for i in range(200))
     for name in ("a.zip", "b.zip"):

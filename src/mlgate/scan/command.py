@@ -45,8 +45,9 @@ class _EngineChoice(_ChoiceBase):
     "union of findings (each finding names its engine).",
 )
 @click.option("--jobs", "-j", "jobs", type=click.IntRange(min=1), default=None, metavar="N",
-              help="Scan N files at once in worker processes (default: the number of CPUs, "
-              "at most 8; 1 scans in this process; a single file is always scanned in-process).")
+              help="Scan N files at once in worker processes (1: in this process). Default: "
+              "one worker per CPU (at most 8) when two or more files are 64 MiB or larger, "
+              "else in this process.")
 @click.option("--shard", "shard_spec", default=None, metavar="I/N",
               help="Scan only shard I of N (files balanced by size); merge the reports with "
               "`mlgate merge`.")
@@ -74,14 +75,14 @@ def scan(
     from mlgate.core.findings import Severity
     from mlgate.core.policy import load_policy
     from mlgate.render import render, write_text
-    from mlgate.scan.engine import ENGINE_NAMES, default_jobs, scan_paths
+    from mlgate.scan.engine import ENGINE_NAMES, scan_paths
 
     policy = load_policy(policy_spec)
     threshold = Severity.parse(fail_on if fail_on is not None else policy.scan.fail_on)
     shard = parse_shard(shard_spec) if shard_spec else None
     report = scan_paths(
         list(paths), policy=policy, engine=ENGINE_NAMES[str(engine).lower()],
-        hash_files=not no_hash, shard=shard, jobs=jobs if jobs is not None else default_jobs(),
+        hash_files=not no_hash, shard=shard, jobs=jobs,
     )
     write_text(render(report, fmt.lower()), output)
     return int(ExitCode.FINDINGS if report.at_or_above(threshold) else ExitCode.OK)

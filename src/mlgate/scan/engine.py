@@ -373,18 +373,19 @@ def scan_paths(
     engine: str = "mlgate",
     hash_files: bool = True,
     shard: tuple[int, int] | None = None,
-    jobs: int = 1,
+    jobs: int | None = 1,
 ) -> Report:
     """Scan files and folders; a Report of kind ``scan`` with a FileRecord for every file.
 
     ``engine``: ``builtin``/``mlgate``, ``modelscan`` or ``all``/``both``. ``jobs``: worker
     processes scanning whole files in parallel (1: in this process; a single file is always
-    scanned in this process). Records and findings come in walk order (sorted by path)
-    whatever ``jobs`` is."""
+    scanned in this process; None: worker processes only when at least two files are large
+    enough, PARALLEL_MIN_BYTES each, to repay a worker's start-up). Records and findings come in
+    walk order (sorted by path) whatever ``jobs`` is."""
     engine = ENGINE_NAMES.get(engine, engine)
     if engine not in ENGINES:
         raise UsageError(f"unknown engine {engine!r}", hint="engines: builtin, modelscan, all")
-    if jobs < 1:
+    if jobs is not None and jobs < 1:
         raise UsageError(f"--jobs must be at least 1, not {jobs}")
     if not paths:
         raise UsageError("nothing to scan", hint="give one or more files or folders")
@@ -407,9 +408,14 @@ def scan_paths(
     records: list[FileRecord] = []
     findings: list[Finding] = []
     stats = _Stats()
+    workers = 1
     if engine in ("mlgate", "both"):
-        files = sum(1 for a in artifacts if a.kind is ArtifactKind.FILE and a.real is not None)
-        workers = min(jobs, files)
+        regular = [a for a in artifacts if a.kind is ArtifactKind.FILE and a.real is not None]
+        if jobs is None:
+            big = sum(1 for a in regular if a.size >= PARALLEL_MIN_BYTES)
+            workers = min(default_jobs(), big) if big >= 2 else 1
+        else:
+            workers = min(jobs, len(regular))
         if workers > 1:
             results = _scan_parallel(scanner, artifacts, policy, hash_files, workers)
         else:
@@ -439,7 +445,7 @@ def scan_paths(
 
     evidence: dict[str, JSONValue] = {
         "engine": engine,
-        "jobs": jobs,
+        "jobs": workers,
         "roots": [{"path": str(p), "kind": "dir" if Path(p).is_dir() else "file"} for p in paths],
         "formats": dict(sorted(stats.formats.items())),
         "files_scanned": stats.files_scanned,
@@ -461,6 +467,11 @@ def scan_paths(
         shard=f"{shard[0]}/{shard[1]}" if shard is not None else None,
         complete=True,
     )
+
+
+# below this size a file is scanned faster in-process than a worker process starts (measured:
+# --jobs 2 on a folder of small files was slower than in-process; see docs/scan.md)
+PARALLEL_MIN_BYTES = 64 << 20
 
 
 def default_jobs() -> int:
