@@ -116,3 +116,15 @@ def test_parse_metrics_rejects(bad: object) -> None:
 def test_last_json_line_skips_non_objects() -> None:
     assert last_json_line('{"a": 1}\n[1, 2]\n{not json}\nplain') == {"a": 1}
     assert last_json_line("") is None
+
+
+def test_deeply_nested_metrics_json_is_no_metrics_not_a_crash() -> None:
+    # JSON nesting attack on stdout and in $MLGATE_BENCH_OUTPUT: RecursionError in json.loads
+    assert last_json_line('{"a": ' + "[" * 100000 + "]" * 100000 + "}") is None
+    deep = "'{\"a\": ' + '[' * 100000 + ']' * 100000 + '}'"  # built by the benchmark itself
+    rs = run_benchmark(py(f"print({deep})"), runs=1)
+    assert [r.status for r in rs.measured] == ["no-metrics"]
+    code = f"import os\nopen(os.environ['MLGATE_BENCH_OUTPUT'], 'w').write({deep})\n"
+    rs = run_benchmark(py(code), runs=1)
+    assert [r.status for r in rs.measured] == ["no-metrics"]
+    assert "malformed metrics" in rs.measured[0].error

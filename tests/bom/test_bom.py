@@ -248,3 +248,35 @@ def test_bom_command_writes_file(example_model: Path, tmp_path: Path,
 
 def test_bom_command_missing_path_is_usage_error(tmp_path: Path) -> None:
     assert main(["bom", str(tmp_path / "nope")]) == 2
+
+
+def test_deeply_nested_card_front_matter_is_invalid_not_a_crash(tmp_path: Path) -> None:
+    # YAML nesting attack: PyYAML's composer recurses once per level (RecursionError)
+    depth = 20_000
+    (tmp_path / "README.md").write_text(
+        "---\nlicense: mit\nx: " + "[" * depth + "]" * depth + "\n---\nbody\n", encoding="utf-8")
+    card = load_model_card(tmp_path)
+    assert card.status == "invalid"
+    assert "nested too deeply" in card.error
+    assert main(["bom", str(tmp_path), "-o", str(tmp_path / "bom.json")]) == 0
+
+
+def test_huge_sparse_config_pyproject_requirements_are_not_read_whole(tmp_path: Path) -> None:
+    # memory-exhaustion attack: 512 MiB (sparse) side files in the model folder
+    import tracemalloc
+
+    from mlgate.bom.build import read_config, read_pyproject, read_requirements
+
+    for name in ("config.json", "pyproject.toml", "requirements.txt"):
+        with open(tmp_path / name, "wb") as fh:
+            fh.write(b"{" if name == "config.json" else b"x")
+            fh.truncate(512 << 20)
+    tracemalloc.start()
+    try:
+        assert read_config(tmp_path) == {}
+        assert read_pyproject(tmp_path).status == "invalid"
+        read_requirements(tmp_path)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 32 << 20, f"peak {peak} bytes"

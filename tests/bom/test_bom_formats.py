@@ -399,3 +399,17 @@ def test_parallel_hashing_matches_hashlib_in_path_order(tmp_path: Path) -> None:
         want = hashlib.sha256((tmp_path / rec.path).read_bytes()).hexdigest()
         assert rec.sha256 == want
         assert rec.size == (tmp_path / rec.path).stat().st_size
+
+
+@pytest.mark.parametrize("uri", ["https://user:S3CRET@host:99999999/", "https://user:S3CRET@host:abc/",
+                                 "ftp://host/?access_token=S3CRET"])
+def test_mlflow_uri_with_credentials_never_echoed_in_errors(
+        uri: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # credential-leak attack: a bad tracking URI must be a usage error that hides the token
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "a.txt").write_text("x", encoding="utf-8")
+    rc = main(["bom", str(tmp_path / "m"), "--mlflow-model", "x", "--mlflow-version", "1",
+               "--mlflow-uri", uri, "-o", str(tmp_path / "bom.json")])
+    assert rc == 2
+    err = capsys.readouterr().err
+    assert "S3CRET" not in err and "internal error" not in err

@@ -226,8 +226,8 @@ def test_token_is_sent_and_masked_on_github(hub: FakeHub, httpserver: HTTPServer
     report = fetch_locked(lock, tmp_path / "c", environ=env)
     assert report.findings == ()
     assert "Bearer hf_secret123" in hub.auth
-    out = capsys.readouterr().out
-    assert "::add-mask::hf_secret123" in out
+    captured = capsys.readouterr()
+    assert "::add-mask::hf_secret123" in captured.err and "hf_secret123" not in captured.out
     assert "hf_secret123" not in report.dumps()
 
 

@@ -140,3 +140,11 @@ def test_cli_verify_without_lock_is_usage_error(example_model: Path,
                                                 tmp_path: Path) -> None:
     monkeypatch.chdir(tmp_path)
     assert main(["verify", str(example_model)]) == 2
+
+
+def test_deeply_nested_lockfile_is_an_input_error(tmp_path: Path) -> None:
+    # JSON nesting attack on mlgate.lock (a pull request can change it): RecursionError
+    lock = tmp_path / "mlgate.lock"
+    lock.write_text('{"mlgate_lock": ' + "[" * 100_000 + "]" * 100_000 + "}", encoding="utf-8")
+    with pytest.raises(InputError, match="not valid JSON"):
+        read_lock(lock)

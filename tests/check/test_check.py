@@ -81,3 +81,16 @@ def test_sources_from_a_hostile_card(tmp_path: Path) -> None:
     assert maturity_sources(tmp_path) == []
     (tmp_path / "README.md").write_bytes(b"---\n" + b"a" * (2 << 20))
     assert maturity_sources(tmp_path) == []
+
+
+def test_sources_from_a_card_with_alias_bomb_or_deep_nesting(tmp_path: Path) -> None:
+    # YAML nesting attack and billion-laughs alias bomb in the card front matter
+    depth = 20_000
+    (tmp_path / "README.md").write_text(
+        "---\nbase_model: a/b\nx: " + "[" * depth + "]" * depth + "\n---\n", encoding="utf-8")
+    assert maturity_sources(tmp_path) == []
+    bomb = "---\nbase_model: a/b\na: &a [x, x, x, x, x, x, x, x, x, x]\n"
+    for i in range(1, 9):
+        bomb += f"{chr(97 + i)}: &{chr(97 + i)} [" + ", ".join([f"*{chr(96 + i)}"] * 10) + "]\n"
+    (tmp_path / "README.md").write_text(bomb + "---\n", encoding="utf-8")
+    assert maturity_sources(tmp_path) == []

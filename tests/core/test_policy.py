@@ -60,3 +60,10 @@ def test_unknown_preset_in_extends_names_line_and_field(tmp_path: Path) -> None:
     with pytest.raises(PolicyError) as err:
         load_policy(str(bad))
     assert "line 3" in str(err.value) and "'extends'" in str(err.value)
+
+
+def test_deeply_nested_policy_yaml_is_a_policy_error() -> None:
+    # YAML nesting attack on mlgate.yml: RecursionError in PyYAML's composer
+    depth = 20_000
+    with pytest.raises(PolicyError, match="nested too deeply"):
+        parse_policy_text("version: 1\nx: " + "[" * depth + "]" * depth + "\n")

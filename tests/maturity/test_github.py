@@ -186,10 +186,10 @@ def test_token_sent_but_never_shown(github: FakeGitHub, monkeypatch: pytest.Monk
     assert rc == 1
     assert all(r.headers.get("Authorization") == f"token {TOKEN}" for r in github.requests)
     # the only place the token may appear is the GitHub Actions mask command
-    masked = out.replace(f"::add-mask::{TOKEN}\n", "")
-    assert f"::add-mask::{TOKEN}" in out
-    assert TOKEN not in masked and TOKEN not in err and TOKEN not in caplog.text
-    data = json.loads(masked)
+    masked = err.replace(f"::add-mask::{TOKEN}\n", "")
+    assert f"::add-mask::{TOKEN}" in err
+    assert TOKEN not in masked and TOKEN not in out and TOKEN not in caplog.text
+    data = json.loads(out)  # stdout is the report alone
     assert any(f["rule_id"] == "MLG-MAT-014" and "***" in f["detail"] for f in data["findings"])
 
 
@@ -273,3 +273,18 @@ def test_cache_reuses_signals_within_ttl(github: FakeGitHub, monkeypatch: pytest
     assert len(github.requests) > used
     entry.write_text("{not json")  # corrupt: ignored, measured again
     assert check_maturity(["github:acme/cached"], pol, now=NOW).evidence["sources"][0]["cached"] is False
+
+
+def test_mask_command_never_lands_in_a_redirected_json_report(
+        github: FakeGitHub, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    # token-leak attack on artifacts: `mlgate maturity --format json > m.json` on GitHub Actions
+    # used to start m.json with "::add-mask::<token>"; stdout must be the report alone
+    token = "ghp_OtherSECRETtoken0987654321zyxwvutsrqpo"  # masks are printed once per process
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    monkeypatch.setenv("GITHUB_TOKEN", token)
+    github.add_repo("acme", "good")
+    main(["maturity", "github:acme/good", "--format", "json", "--policy", "research"])
+    out, err = capsys.readouterr()
+    assert token not in out
+    assert json.loads(out)["kind"] == "maturity"
+    assert f"::add-mask::{token}" in err

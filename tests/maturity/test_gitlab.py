@@ -217,3 +217,26 @@ def test_ci_job_token_used_when_no_private_token(gitlab: FakeGitLab, monkeypatch
     assert all(h.get("Job-Token") == "job-token-SECRET-123" and "Private-Token" not in h
                for _, _, h in gitlab.requests)
     assert "job-token-SECRET-123" not in json.dumps(report.to_json())
+
+
+def test_instance_token_is_never_sent_to_another_gitlab_host(
+        gitlab: FakeGitLab, monkeypatch: pytest.MonkeyPatch) -> None:
+    # token-exfiltration attack: a card names a project on another GitLab host than the
+    # runner's own instance (self-managed runner, gitlab.com URL): fetched without the token
+    from mlgate.maturity.base import SourceRef
+    from mlgate.maturity.gitlab import GitLabSource
+
+    monkeypatch.setenv("GITLAB_URL", "https://gitlab.internal.example")
+    monkeypatch.setenv("GITLAB_TOKEN", GL_TOKEN)
+    monkeypatch.setenv("CI_JOB_TOKEN", "job-token-SECRET-123")
+    gitlab.add("grp/other", pid=31)
+    signals = GitLabSource(retries=0).fetch(SourceRef("gitlab", "grp/other", gitlab.base))
+    assert signals.stars == 150
+    assert gitlab.requests
+    for _, _, headers in gitlab.requests:
+        assert "Private-Token" not in headers and "Job-Token" not in headers
+    # the runner's own instance still gets it
+    monkeypatch.setenv("GITLAB_URL", gitlab.base)
+    gitlab.requests.clear()
+    GitLabSource(retries=0).fetch(SourceRef("gitlab", "grp/other", gitlab.base))
+    assert all(h.get("Private-Token") == GL_TOKEN for _, _, h in gitlab.requests)

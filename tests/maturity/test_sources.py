@@ -101,3 +101,14 @@ def test_bad_policy_field_is_usage_error(tmp_path: Path, capsys: pytest.CaptureF
     pol.write_text("version: 1\nmaturity:\n  min_stars: lots\n", encoding="utf-8")
     assert main(["maturity", "github:a/b", "--offline", "--policy", str(pol)]) == 2
     assert "maturity.min_stars" in capsys.readouterr().err
+
+
+def test_deeply_nested_card_front_matter_names_no_source(tmp_path: Path) -> None:
+    # YAML nesting attack: a card nested 20000 levels deep is ignored, never a RecursionError
+    from mlgate.maturity.check import read_front_matter, sources_from_model_card
+
+    depth = 20_000
+    text = "---\nbase_model: org/name\nx: " + "[" * depth + "]" * depth + "\n---\n"
+    (tmp_path / "README.md").write_text(text, encoding="utf-8")
+    assert read_front_matter(text) == {}
+    assert sources_from_model_card(tmp_path) == []

@@ -166,7 +166,7 @@ def last_json_line(text: str) -> Any | None:
             continue
         try:
             obj = json.loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):  # deep nesting is no metrics line either
             continue
         if isinstance(obj, dict):
             return obj
@@ -266,7 +266,7 @@ def run_command_once(
                         "line on stdout",
                     )
             metrics, meta = parse_metrics(data)
-        except (ValueError, UnicodeDecodeError, InputError) as exc:
+        except (ValueError, UnicodeDecodeError, InputError, RecursionError) as exc:
             return RunResult(
                 index, warmup, "no-metrics", duration, rc,
                 error=f"malformed metrics from {where}: {exc}",

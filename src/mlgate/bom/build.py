@@ -134,7 +134,7 @@ def read_requirements(folder: Path) -> list[Requirement]:
         if path.is_symlink() or not path.is_file():
             continue
         try:
-            text = path.read_bytes()[:MAX_REQUIREMENTS_BYTES].decode("utf-8", "replace")
+            text = read_head(path, MAX_REQUIREMENTS_BYTES).decode("utf-8", "replace")
         except OSError:
             continue
         for line in text.splitlines():
@@ -197,8 +197,8 @@ def read_pyproject(folder: Path) -> PyprojectDeps:
     if loads is None:
         return PyprojectDeps("skipped", note="reading pyproject.toml needs Python 3.11+ "
                              "(tomllib) or the tomli package")
-    try:
-        data = path.read_bytes()
+    try:  # never more than the cap into memory (a hostile folder may hold a huge file)
+        data = read_head(path, MAX_PYPROJECT_BYTES + 1)
     except OSError as exc:
         return PyprojectDeps("invalid", note=f"cannot read pyproject.toml: {exc.strerror}")
     if len(data) > MAX_PYPROJECT_BYTES:
@@ -228,7 +228,7 @@ def read_config(folder: Path) -> dict[str, Any]:
     if not folder.is_dir() or path.is_symlink() or not path.is_file():
         return {}
     try:
-        data = path.read_bytes()
+        data = read_head(path, MAX_CONFIG_BYTES + 1)
         if len(data) > MAX_CONFIG_BYTES:
             return {}
         value = json.loads(data)

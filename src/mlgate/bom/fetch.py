@@ -76,8 +76,8 @@ class _Hub:
         self.endpoint = (environ.get("HF_ENDPOINT") or DEFAULT_ENDPOINT).rstrip("/")
         self.token = environ.get("HF_TOKEN") or None
         if self.token and environ.get("GITHUB_ACTIONS") == "true":
-            sys.stdout.write(f"::add-mask::{self.token}\n")
-            sys.stdout.flush()
+            sys.stderr.write(f"::add-mask::{self.token}\n")  # never into a redirected report
+            sys.stderr.flush()
 
     def headers(self) -> dict[str, str]:
         from huggingface_hub.utils._headers import build_hf_headers
@@ -174,6 +174,14 @@ def _retry(call: Callable[[], T]) -> T:
                 time.sleep(_retry_after(None, attempt))
                 continue
             raise NetworkError(f"cannot reach the Hub: {exc}") from exc
+        except Exception as exc:  # transport errors of httpx/httpx2 are not OSError
+            if type(exc).__module__.split(".")[0] not in ("httpx", "httpx2", "requests"):
+                raise
+            if attempt + 1 < ATTEMPTS:
+                time.sleep(_retry_after(None, attempt))
+                continue
+            raise NetworkError(f"cannot reach the Hub: {type(exc).__name__}: {_first(exc)}",
+                               hint="check the network or HF_ENDPOINT") from exc
     raise NetworkError("Hub API kept failing")  # pragma: no cover
 
 

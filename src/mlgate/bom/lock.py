@@ -105,7 +105,7 @@ def lock_folder(path: Path, *, file_records: Sequence[FileRecord] | None = None)
 def parse_lock(text: str, source: str = LOCK_NAME) -> Lock:
     try:
         data = json.loads(text)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: hostile nesting
         raise InputError(f"{source}: not valid JSON: {exc}") from exc
     if not isinstance(data, dict) or data.get("mlgate_lock") != LOCK_VERSION:
         raise InputError(f"{source}: not an mlgate lockfile (version {LOCK_VERSION})")
@@ -144,6 +144,8 @@ def parse_lock(text: str, source: str = LOCK_NAME) -> Lock:
 
 def read_lock(path: Path) -> Lock:
     try:
+        if path.exists() and not path.is_file():  # a FIFO would block the read forever
+            raise InputError(f"{path}: lockfile is not a regular file")
         with path.open("rb") as f:
             data = f.read(MAX_LOCK_BYTES + 1)
     except OSError as exc:

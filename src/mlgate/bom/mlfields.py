@@ -86,6 +86,8 @@ def add_to_xml(xml_text: str, fields: MlFields, *, serial_number: str | None = N
     """The library's XML with ``modelCard`` / ``data`` added (and, optionally, the serial
     number set and the component ``first_ref`` moved first, as in the JSON)."""
     ET.register_namespace("", NS)
+    # a non-UTF-8 file name is a lone surrogate: keep it as its \u escape, readable text
+    xml_text = xml_text.encode("utf-8", "backslashreplace").decode("utf-8")
     root = ET.fromstring(xml_text)  # noqa: S314 -- our own XML, made by the library just now
     if root.tag != _Q + "bom":
         raise ToolError(f"unexpected XML root {root.tag!r} from cyclonedx-python-lib")

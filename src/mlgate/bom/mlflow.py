@@ -223,9 +223,14 @@ def clean_repository_url(url: str) -> str:
         return ""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise UsageError(f"MLflow registry URL {url.split('@')[-1]!r} is not an http(s) URL",
+        raise UsageError(f"MLflow registry URL (scheme {parts.scheme[:20]!r}) is not an http(s) URL",
                          hint="pass --mlflow-uri https://mlflow.example.com")
-    host = parts.hostname + (f":{parts.port}" if parts.port else "")
+    try:
+        port = parts.port
+    except ValueError:  # never echo the URL: it may carry user:token@
+        raise UsageError(f"MLflow registry URL for host {parts.hostname!r} has an invalid port",
+                         hint="pass --mlflow-uri https://mlflow.example.com") from None
+    host = parts.hostname + (f":{port}" if port else "")
     return urlunsplit((parts.scheme, host, parts.path.rstrip("/"), "", ""))
 
 

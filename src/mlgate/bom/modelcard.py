@@ -135,6 +135,8 @@ def safe_yaml(text: str, *, max_nodes: int = MAX_YAML_NODES) -> Any:
     """``yaml.safe_load`` with a bound on the expanded size (alias bombs are refused)."""
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except RecursionError as exc:  # the composer recurses once per nesting level
+        raise CardError("front matter is nested too deeply") from exc
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""

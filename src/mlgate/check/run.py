@@ -23,8 +23,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from mlgate import __version__
 from mlgate.core.errors import ExitCode, ToolError, UsageError
 from mlgate.core.findings import JSONValue, Report
@@ -170,6 +168,9 @@ def run_check(opts: CheckOptions, *, environ: Mapping[str, str] | None = None) -
     _write(out / BOM_JSON, bom_text if bom_text.endswith("\n") else bom_text + "\n")
     outputs["bom"] = out / BOM_JSON
     notes.append(StepNote("bom", "ran", f"{len(scan.files)} files, hashes from the scan", BOM_JSON))
+    # the decision sees the BOM as a report, so a stage that `requires: [bom]` can promote
+    reports.append(Report(kind="bom", target=str(path), files=scan.files,
+                          evidence={"bom": BOM_JSON}))
 
     # 3. license
     from mlgate.license.check import check_licenses
@@ -270,9 +271,11 @@ def maturity_sources(path: Path) -> list[str]:
     end = text.find("\n---", 3)
     if end < 0:
         return []
-    try:
-        meta = yaml.safe_load(text[3:end])
-    except yaml.YAMLError:
+    from mlgate.bom.modelcard import CardError, safe_yaml
+
+    try:  # alias bombs and deep nesting are refused
+        meta = safe_yaml(text[3:end])
+    except CardError:
         return []
     if not isinstance(meta, dict):
         return []
@@ -350,7 +353,7 @@ def _finish(result: CheckResult, out: Path) -> CheckResult:
 def _write(path: Path, text: str) -> None:
     try:
         tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(text, encoding="utf-8")
+        tmp.write_text(text, encoding="utf-8", errors="backslashreplace")  # non-UTF-8 paths
         tmp.replace(path)
     except OSError as exc:
         raise ToolError(f"cannot write {path}: {exc.strerror or exc}") from exc

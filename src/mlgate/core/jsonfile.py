@@ -7,6 +7,7 @@ when the caller says so, and every problem is one InputError (exit 2) naming the
 from __future__ import annotations
 
 import json
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +23,12 @@ def read_json_bytes(
     try:
         if not allow_symlink and path.is_symlink():
             raise InputError(f"{path}: is a symbolic link; give the real file")
-        if path.is_dir():
+        st = path.stat()
+        if stat.S_ISDIR(st.st_mode):
             raise InputError(f"{path} is a folder, not a {what}")
-        if path.stat().st_size > max_bytes:
+        if not stat.S_ISREG(st.st_mode):  # a FIFO would block the read forever
+            raise InputError(f"{path} is not a regular file, not a {what}")
+        if st.st_size > max_bytes:
             raise InputError(f"{path} is larger than {max_bytes} bytes: not a {what}")
         raw = path.read_bytes()
     except FileNotFoundError as exc:

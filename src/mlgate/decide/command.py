@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from mlgate.core.errors import InputError
-from mlgate.core.findings import Report, merge_reports
+from mlgate.core.findings import FileRecord, Report, merge_reports
 from mlgate.core.jsonfile import read_json_bytes
 from mlgate.options import format_option, output_option, policy_option
 
@@ -18,10 +18,32 @@ MAX_REPORT_BYTES = 512 * 1024 * 1024
 def read_report_file(path: Path) -> tuple[Report, bytes]:
     """Read one JSON report; every problem is an InputError naming the file."""
     doc, data = read_json_bytes(path, what="report", max_bytes=MAX_REPORT_BYTES)
+    if isinstance(doc, dict) and doc.get("bomFormat") == "CycloneDX":
+        return _bom_report(doc, path), data
     try:
         return Report.from_json(doc), data
     except InputError as exc:
         raise InputError(f"{path}: {exc.message}", hint=exc.hint) from exc
+
+
+def _bom_report(doc: dict[str, object], path: Path) -> Report:
+    """A CycloneDX JSON BOM (``mlgate bom``) read as a report of kind ``bom``: its files."""
+    files: list[FileRecord] = []
+    comps = doc.get("components")
+    for c in comps if isinstance(comps, list) else []:
+        if not isinstance(c, dict) or c.get("type") != "file" or not isinstance(c.get("name"), str):
+            continue
+        hashes = c.get("hashes")
+        sha = next((h["content"] for h in (hashes if isinstance(hashes, list) else [])
+                    if isinstance(h, dict) and h.get("alg") == "SHA-256"
+                    and isinstance(h.get("content"), str)), None)
+        raw = c.get("properties")
+        props = {p.get("name"): p.get("value") for p in (raw if isinstance(raw, list) else [])
+                 if isinstance(p, dict)}
+        size = str(props.get("mlgate:size", ""))
+        ok = size.isascii() and size.isdigit() and len(size) < 19
+        files.append(FileRecord(c["name"], int(size) if ok else 0, sha))
+    return Report(kind="bom", target=str(path), files=tuple(files), evidence={"bom": str(path)})
 
 
 def _read_reports(paths: Sequence[Path]) -> tuple[list[Report], dict[str, bytes]]:

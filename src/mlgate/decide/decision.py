@@ -30,7 +30,8 @@ DECISION_SCHEMA_VERSION = 1
 
 def canonical_json(data: JSONValue) -> bytes:
     """Deterministic JSON bytes (sorted keys, no spaces, UTF-8) used for every digest."""
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode(
+        "utf-8", "backslashreplace")  # a lone surrogate (non-UTF-8 path) becomes its \u escape
 
 
 def sha256_hex(data: bytes) -> str:

@@ -43,6 +43,8 @@ class BomComponent:
 def read_bom(path: Path) -> list[BomComponent]:
     """Components of the CycloneDX JSON BOM at ``path`` (InputError, exit 2, when it is not one)."""
     try:
+        if path.exists() and not path.is_file():  # a FIFO would block the read forever
+            raise InputError(f"BOM {path} is not a regular file")
         with path.open("rb") as fh:
             raw = fh.read(MAX_BOM_BYTES + 1)
     except OSError as exc:

@@ -170,16 +170,16 @@ def _error_finding(ref: SourceRef, exc: SourceError, on_error: str) -> Finding:
 
 def read_front_matter(text: str) -> dict[str, Any]:
     """The YAML front matter of a model card (``---`` ... ``---``), or {} if none / malformed."""
-    import yaml
+    from mlgate.bom.modelcard import CardError, safe_yaml
 
     lines = text.lstrip("\ufeff").splitlines()
     if not lines or lines[0].strip() != "---":
         return {}
     for i, line in enumerate(lines[1:], start=1):
         if line.strip() in ("---", "..."):
-            try:
-                data = yaml.safe_load("\n".join(lines[1:i]))
-            except yaml.YAMLError:
+            try:  # alias bombs and deep nesting are refused, like the bom and license steps do
+                data = safe_yaml("\n".join(lines[1:i]))
+            except CardError:
                 return {}
             return data if isinstance(data, dict) else {}
     return {}

@@ -15,7 +15,7 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-from mlgate.maturity.base import Signals, SourceError, SourceKind, SourceRef, Unmeasured
+from mlgate.maturity.base import Signals, SourceError, SourceKind, SourceRef, Unmeasured, gitlab_url
 from mlgate.maturity.http import make_session, scrub, token_from_env
 
 SECURITY_PATHS = ("SECURITY.md", ".gitlab/SECURITY.md", "docs/SECURITY.md")
@@ -45,14 +45,18 @@ class GitLabSource:
         self.max_wait = max_wait
         self.private_token = token_from_env("GITLAB_TOKEN", environ=environ)
         self.job_token = None if self.private_token else token_from_env("CI_JOB_TOKEN", environ=environ)
+        # the tokens belong to the configured instance: a gitlab.com URL checked from a
+        # self-managed runner is fetched anonymously, never with that instance's token
+        self.instance = gitlab_url(dict(environ) if environ is not None else None)
 
     def fetch(self, ref: SourceRef) -> Signals:
         import gitlab
 
+        own = ref.api_url.rstrip("/") == self.instance
         gl = gitlab.Gitlab(
             url=ref.api_url,
-            private_token=self.private_token,
-            job_token=self.job_token,
+            private_token=self.private_token if own else None,
+            job_token=self.job_token if own else None,
             timeout=self.timeout,
             session=make_session(self.retries, self.max_wait, self.etag_root),
         )

@@ -48,8 +48,10 @@ def register_secret(value: str, *, environ: Mapping[str, str] | None = None) -> 
     _secrets.add(value)
     if env.get("GITHUB_ACTIONS") == "true" and value not in _masked:
         _masked.add(value)
-        sys.stdout.write(f"::add-mask::{value}\n")
-        sys.stdout.flush()
+        # stderr: the runner reads commands there too, and stdout may be a report redirected
+        # to a file (`mlgate maturity --format json > m.json` must not hold the token)
+        sys.stderr.write(f"::add-mask::{value}\n")
+        sys.stderr.flush()
 
 
 def scrub(text: str) -> str:

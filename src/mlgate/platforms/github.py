@@ -189,7 +189,8 @@ class GitHubPlatform:
         self.backoff = backoff
         self.write_delay = write_delay
         self.timeout = timeout
-        self.echo = echo or click.echo
+        # stderr: `mlgate publish --format json > f` must never put the token in f
+        self.echo = echo or (lambda line: click.echo(line, err=True))
         self.pr_override = pr_override
         mask(self.ctx.token, self.echo)
 

@@ -49,7 +49,7 @@ def write_text(text: str, output: Path | None) -> None:
     try:
         output.parent.mkdir(parents=True, exist_ok=True)
         tmp = output.with_name(output.name + ".tmp")
-        tmp.write_text(text, encoding="utf-8")
+        tmp.write_text(text, encoding="utf-8", errors="backslashreplace")  # non-UTF-8 paths
         tmp.replace(output)
     except OSError as exc:
         raise ToolError(f"cannot write {output}: {exc.strerror or exc}") from exc

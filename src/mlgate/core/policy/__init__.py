@@ -96,6 +96,8 @@ def _parse(text: str, source: str, *, allow_extends: bool) -> Policy:
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
+    except RecursionError as exc:  # the composer recurses once per nesting level
+        raise PolicyError(f"{source}: the YAML is nested too deeply") from exc
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         ctx = getattr(exc, "context_mark", None)
