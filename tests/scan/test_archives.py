@@ -345,3 +345,22 @@ def test_mutated_archives_never_crash_a_handler(tmp_path: Path) -> None:
         crashes += [f.detail for f in report.findings if f.rule_id == "MLG-SCAN-007"
                     and any(k in f.detail for k in ("zip", "tar", "7z", "gzip", "bzip2", "xz"))]
     assert not crashes, crashes[:5]
+
+
+def test_zip64_directory_declaring_millions_of_members_is_not_opened(tmp_path: Path) -> None:
+    # a tiny file whose zip64 end record claims 10 million members: zipfile would try to read
+    # them all (gigabytes for a real one); the scanner stops at the declared count
+    prefix = b"PK\x03\x04" + bytes(26)
+    z64_offset = len(prefix)
+    z64 = (b"PK\x06\x06" + struct.pack("<QHHII", 44, 45, 45, 0, 0)
+           + struct.pack("<QQQQ", 10_000_000, 10_000_000, 46 * 10_000_000, 0))
+    locator = b"PK\x06\x07" + struct.pack("<IQI", 0, z64_offset, 1)
+    eocd = b"PK\x05\x06" + struct.pack("<HHHHIIH", 0, 0, 0xFFFF, 0xFFFF, 0xFFFFFFFF, 0xFFFFFFFF, 0)
+    (tmp_path / "weights.zip").write_bytes(prefix + z64 + locator + eocd)
+    tracemalloc.start()
+    report = run(tmp_path)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    hits = [f for f in report.findings if f.rule_id == "MLG-SCAN-024"]
+    assert hits and hits[0].properties["declared"] == 10_000_000
+    assert peak < 64 << 20

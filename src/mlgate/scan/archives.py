@@ -39,6 +39,7 @@ READ_CHUNK = 1 << 20
 SPOOL_MEMORY = 16 << 20  # decompressed members above this go to a temporary file
 MAX_RATIO = 100  # decompressed / compressed, checked once a member passes RATIO_FLOOR
 RATIO_FLOOR = 16 << 20
+MAX_ZIP_MEMBERS = 200_000  # central directory entries read (each costs ~1 KB in zipfile)
 MAX_TOTAL_DECOMPRESSED = 8 << 30  # per archive (stored members are not counted: no expansion)
 
 _LOCAL_SIG = b"PK\x03\x04"
@@ -153,6 +154,11 @@ class ZipHandler:
 
     def scan(self, stream: BinaryIO, size: int, ctx: ScanContext) -> list[Finding]:
         findings: list[Finding] = []
+        declared = _declared_members(stream, size)
+        if declared is not None and declared > MAX_ZIP_MEMBERS:
+            return [R.TOO_MANY_MEMBERS.finding(
+                f"the zip declares {declared} members (limit {MAX_ZIP_MEMBERS}); not opened",
+                ctx.location(), properties={"declared": declared})]
         try:
             stream.seek(0)
             zf = zipfile.ZipFile(stream)
@@ -348,6 +354,31 @@ def _local_headers(stream: BinaryIO, size: int) -> Iterator[tuple[int, str]]:
         off += _LOCAL_LEN + n + m + csize
         if off >= size:
             return
+
+
+def _declared_members(stream: BinaryIO, size: int) -> int | None:
+    """Member count the end-of-central-directory record (or its zip64 twin) declares, read
+    before zipfile loads the whole central directory; None when no record is found."""
+    end = _eocd_end(stream, size)
+    if end is None:
+        return None
+    start = max(0, size - (22 + 0xFFFF))
+    stream.seek(start)
+    tail = stream.read(size - start)
+    pos = tail.rfind(b"PK\x05\x06")
+    if pos < 0 or pos + 22 > len(tail):
+        return None
+    count = int.from_bytes(tail[pos + 10: pos + 12], "little")
+    if count != 0xFFFF or pos < 20 or tail[pos - 20: pos - 16] != b"PK\x06\x07":
+        return count
+    z64 = int.from_bytes(tail[pos - 12: pos - 4], "little")  # offset of the zip64 record
+    if not 0 <= z64 <= size - 56:
+        return count
+    stream.seek(z64)
+    rec = stream.read(56)
+    if rec[:4] != b"PK\x06\x06":
+        return count
+    return int.from_bytes(rec[32:40], "little")
 
 
 def _eocd_end(stream: BinaryIO, size: int) -> int | None:

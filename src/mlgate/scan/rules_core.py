@@ -169,8 +169,17 @@ SEVENZ_UNAVAILABLE = Rule(
     "Install py7zr, or ship the files in a zip or tar archive.",
     tags=("security", "archive", "fail-closed"),
 )
+TOO_MANY_MEMBERS = Rule(
+    "MLG-SCAN-024", Severity.MEDIUM, "Archive lists more members than the limit",
+    "The zip's end-of-central-directory record declares more members than mlgate opens (a "
+    "central directory of millions of entries costs gigabytes of memory to read). The archive "
+    "was not opened, so its members were not scanned (fail closed).",
+    "Ship the model as fewer files, or split the archive.",
+    tags=("security", "archive", "fail-closed"),
+)
 
-RULES: list[Rule] = [
+RULES: list[Rule, TOO_MANY_MEMBERS,
+] = [
     SYMLINK_OUTSIDE, SYMLINK_BROKEN, SPECIAL_FILE, UNREADABLE, TOO_LARGE, TIMEOUT,
     ANALYSIS_FAILED, UNKNOWN_MODEL_FORMAT, EXTENSION_MISMATCH, ARCHIVE_TOO_DEEP, PATH_TRAVERSAL,
     DUPLICATE_MEMBER, HEADER_MISMATCH, ENCRYPTED_MEMBER, DECOMPRESSION_BOMB, POLYGLOT,
