@@ -7,6 +7,7 @@ import io
 import json
 import pickle
 import struct
+import tracemalloc
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -17,8 +18,10 @@ from hypothesis import strategies as st
 from safetensors.numpy import save, save_file
 
 from mlgate.core.findings import Finding
+from mlgate.core.policy import load_policy
 from mlgate.core.policy.scan import ScanPolicy
 from mlgate.scan.base import ScanContext
+from mlgate.scan.engine import scan_paths
 from mlgate.scan.safetensors import SafetensorsHandler
 
 
@@ -226,3 +229,18 @@ def test_fuzz_mutated_benign_file_never_raises(pos: int, junk: bytes) -> None:
     # whatever we say, a file the reference loader rejects is never a clean pass
     if not result:
         assert _reference_accepts(bytes(data))
+
+
+def test_header_with_hundreds_of_thousands_of_tensors_is_not_parsed(tmp_path: Path) -> None:
+    entries = ",".join(f'"t{i}":{{"dtype":"U8","shape":[0],"data_offsets":[0,0]}}'
+                       for i in range(250_000))
+    header = ("{" + entries + "}").encode()
+    path = tmp_path / "many.safetensors"
+    path.write_bytes(len(header).to_bytes(8, "little") + header)
+    tracemalloc.start()
+    report = scan_paths([path], policy=load_policy("commercial-safe"))
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert [f.rule_id for f in report.findings] == ["MLG-SCAN-100"]
+    assert "250000 tensors" in report.findings[0].detail
+    assert peak < 200 << 20  # the 15 MB header is counted, never turned into 250k dicts

@@ -27,6 +27,9 @@ from mlgate.scan import rules_formats as R
 from mlgate.scan.base import ScanContext
 
 MAX_HEADER = 100_000_000
+# tensors per file parsed into objects; the largest real shards hold a few thousand. Counted in
+# the raw bytes first, because parsing a 100 MB header of tiny entries costs over a gigabyte.
+MAX_TENSORS = 200_000
 """The reference loader's header size limit (bytes)."""
 
 DTYPE_BITS: dict[str, int] = {
@@ -98,6 +101,11 @@ class SafetensorsHandler:
             return [R.ST_HEADER_LENGTH.finding(
                 f"file ends inside the header ({len(raw)} of {n} bytes)", ctx.location(8))]
         ctx.check_deadline()
+        entries = raw.count(b"data_offsets")
+        if entries > MAX_TENSORS:
+            return [R.ST_HEADER_LENGTH.finding(
+                f"header describes about {entries} tensors (limit {MAX_TENSORS}); not parsed",
+                ctx.location(8), properties={"tensors": entries})]
         try:
             header = parse_header_json(raw)
         except _DuplicateKey as exc:
