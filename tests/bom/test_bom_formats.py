@@ -413,3 +413,14 @@ def test_mlflow_uri_with_credentials_never_echoed_in_errors(
     assert rc == 2
     err = capsys.readouterr().err
     assert "S3CRET" not in err and "internal error" not in err
+
+
+def test_xml_bom_of_a_non_utf8_file_name(tmp_path: Path) -> None:
+    # regression: a file name that is not UTF-8 crashed the XML BOM (lone surrogate)
+    import os
+
+    (tmp_path / "config.json").write_text("{}", encoding="utf-8")
+    Path(os.fsdecode(os.fsencode(str(tmp_path)) + b"/v\xfe.txt")).write_bytes(b"x")
+    xml_text = build_bom(tmp_path, fmt="cyclonedx-xml")
+    assert "v\\udcfe.txt" in xml_text
+    ET.fromstring(xml_text)

@@ -269,3 +269,17 @@ def test_fetch_cache_shares_the_one_cache_root(tmp_path: Path) -> None:
     assert default_cache({"MLGATE_CACHE_DIR": str(tmp_path)}) == tmp_path / "blobs"
     assert default_cache({"MLGATE_CACHE": str(tmp_path / "b"), "MLGATE_CACHE_DIR": "x"}) == tmp_path / "b"
     assert default_cache({"XDG_CACHE_HOME": str(tmp_path)}) == tmp_path / "mlgate" / "blobs"
+
+
+def test_unreachable_hub_is_a_network_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    # regression: huggingface_hub's httpx transport errors are not OSError: an internal error
+    import socket
+
+    from mlgate.core.errors import NetworkError
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{port}")
+    with pytest.raises(NetworkError, match="cannot reach the Hub"):
+        lock_hub("acme/tiny", "main")

@@ -148,3 +148,21 @@ def test_deeply_nested_lockfile_is_an_input_error(tmp_path: Path) -> None:
     lock.write_text('{"mlgate_lock": ' + "[" * 100_000 + "]" * 100_000 + "}", encoding="utf-8")
     with pytest.raises(InputError, match="not valid JSON"):
         read_lock(lock)
+
+
+def test_verify_refuses_a_fifo_lockfile_and_deep_json(tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    # regression: a FIFO lockfile blocked forever; a 10k-deep JSON lock was an internal error
+    import os
+
+    fifo = tmp_path / "fifo.lock"
+    os.mkfifo(fifo)
+    deep = tmp_path / "deep.lock"
+    deep.write_text("[" * 10000 + "]" * 10000, encoding="utf-8")
+    model = tmp_path / "m"
+    model.mkdir()
+    (model / "a.txt").write_text("a", encoding="utf-8")
+    assert main(["verify", str(model), "--lock", str(fifo)]) == 2
+    assert main(["verify", str(model), "--lock", str(deep)]) == 2
+    err = capsys.readouterr().err
+    assert "not a regular file" in err and "internal error" not in err

@@ -94,3 +94,29 @@ def test_sources_from_a_card_with_alias_bomb_or_deep_nesting(tmp_path: Path) -> 
         bomb += f"{chr(97 + i)}: &{chr(97 + i)} [" + ", ".join([f"*{chr(96 + i)}"] * 10) + "]\n"
     (tmp_path / "README.md").write_text(bomb + "---\n", encoding="utf-8")
     assert maturity_sources(tmp_path) == []
+
+
+def test_check_bom_counts_for_a_stage_that_requires_it(tmp_path: Path) -> None:
+    # regression: the bom step ran but decide saw no bom report, so staging always held
+    out = tmp_path / "o"
+    rc = main(["check", str(EXAMPLE), "--out-dir", str(out), "--stage", "staging"])
+    decision = json.loads((out / "decision.json").read_text(encoding="utf-8"))
+    assert "bom" in [i["kind"] for i in decision["inputs"]]
+    assert decision["decision"] == "promote", decision["reasons"]
+    assert rc == 0
+
+
+def test_check_non_utf8_folder_name_writes_every_file(tmp_path: Path) -> None:
+    # regression: a folder name that is not UTF-8 crashed writing bom.cdx.json / the digests
+    import os
+    import shutil
+
+    model = Path(os.fsdecode(os.fsencode(str(tmp_path)) + b"/bad\xff"))
+    shutil.copytree(EXAMPLE, model)
+    out = tmp_path / "o"
+    rc = main(["check", str(model), "--out-dir", str(out)])
+    assert rc in (0, 1)
+    for name in ("bom.cdx.json", "decision.json", "decision-record.intoto.json", "check.json"):
+        json.loads((out / name).read_text(encoding="utf-8"))  # valid UTF-8 JSON
+    assert "bad\udcff" in json.loads((out / "check.json").read_text(encoding="utf-8"))["target"]
+    assert not list(out.glob("*.tmp"))

@@ -117,3 +117,14 @@ def test_shards_cover_everything_once(tmp_path: Path) -> None:
 def test_bad_shard_is_usage_error(bad: str) -> None:
     with pytest.raises(UsageError):
         parse_shard(bad)
+
+
+def test_read_json_refuses_a_fifo(tmp_path: Path) -> None:
+    # regression: a FIFO handed as a report/decision/results file blocked the read forever
+    from mlgate.core.errors import InputError
+    from mlgate.core.jsonfile import read_json
+
+    fifo = tmp_path / "r.json"
+    os.mkfifo(fifo)
+    with pytest.raises(InputError, match="not a regular file"):
+        read_json(fifo, what="report")

@@ -82,3 +82,4 @@ def test_merge_conflicting_digest_is_flagged() -> None:
 def test_merge_refuses_mixed_kinds() -> None:
     with pytest.raises(InputError):
         merge_reports([Report("scan", "m"), Report("license", "m")])
+

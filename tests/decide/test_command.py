@@ -85,3 +85,35 @@ def test_output_defaults_to_json(tmp_path: Path) -> None:
     assert json.loads(out.read_text())["decision"] == "promote"
     assert main(["decide", str(scan), "-o", str(out), "--format", "text"]) == 0
     assert out.read_text().startswith("mlgate decide: PROMOTE")
+
+
+def test_decide_reads_a_cyclonedx_bom_as_the_bom_report(tmp_path: Path,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    # regression: docs hand `mlgate bom --format json` output to decide; it was "not a report"
+    model = Path(__file__).resolve().parents[2] / "fixtures" / "example-model"
+    scan, bom, lic = tmp_path / "scan.json", tmp_path / "bom.json", tmp_path / "license.json"
+    assert main(["scan", str(model), "--format", "json", "-o", str(scan)]) == 0
+    assert main(["bom", str(model), "--format", "json", "-o", str(bom)]) == 0
+    assert main(["license", str(model), "--format", "json", "-o", str(lic)]) == 0
+    out = tmp_path / "d.json"
+    rc = main(["decide", str(scan), str(bom), str(lic), "--stage", "staging", "-o", str(out)])
+    data = json.loads(out.read_text(encoding="utf-8"))
+    assert [i["kind"] for i in data["inputs"]] == ["bom", "license", "scan"]
+    assert data["decision"] == "promote" and rc == 0
+    hostile = tmp_path / "h.json"
+    hostile.write_text('{"bomFormat": "CycloneDX", "components": [{"type": "file", "name": "x",'
+                       ' "hashes": 3, "properties": [1, {"name": "mlgate:size", "value": "'
+                       + "9" * 5000 + '"}]}]}', encoding="utf-8")
+    assert main(["decide", str(hostile)]) == 1  # a bom alone: scan missing -> hold, no crash
+    assert "internal error" not in capsys.readouterr().err
+
+
+def test_decide_and_merge_refuse_a_fifo(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # regression: a FIFO given as a report blocked the read forever
+    import os
+
+    fifo = tmp_path / "r.json"
+    os.mkfifo(fifo)
+    assert main(["decide", str(fifo)]) == 2
+    assert main(["merge", str(fifo)]) == 2
+    assert "not a regular file" in capsys.readouterr().err

@@ -153,3 +153,13 @@ def test_cli_license_with_bom_json_output(tmp_path: Path, capsys: pytest.Capture
     assert code == 1
     data = json.loads(out.read_text(encoding="utf-8"))
     assert [f["rule_id"] for f in data["findings"]] == ["MLG-LIC-003"]
+
+
+def test_bom_that_is_a_fifo_is_refused(tmp_path: Path) -> None:
+    # regression: `--bom` naming a FIFO blocked the read forever
+    import os
+
+    fifo = tmp_path / "bom.json"
+    os.mkfifo(fifo)
+    with pytest.raises(InputError, match="not a regular file"):
+        read_bom(fifo)

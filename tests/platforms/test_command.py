@@ -176,3 +176,18 @@ def test_release_push_creates_github_release_with_assets(gh: FakeGitHub, tmp_pat
     assert rel["tag_name"] == "bert@v2.0.0" and rel["target_commitish"] == _git(repo, "rev-parse", "HEAD")
     assert sorted(a["name"] for a in gh.assets) == ["bom.cdx.json", "record.json"]
     assert next(a for a in gh.assets if a["name"] == "record.json")["data"] == rec.read_bytes()
+
+
+def test_release_refuses_a_fifo_as_bom_or_record(tmp_path: Path, repo: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    # regression: --bom / --record naming a FIFO blocked the digest read forever
+    import os
+
+    p, _ = _promoted(tmp_path)
+    fifo = tmp_path / "fifo.json"
+    os.mkfifo(fifo)
+    for opt in ("--bom", "--record"):
+        assert main(["release", str(p), "--model", "bert", "--version", "1.0.0", opt, str(fifo),
+                     "--repo", str(repo)]) == 2
+    assert "not a regular file" in capsys.readouterr().err
+    assert _git(repo, "tag", "--list") == ""

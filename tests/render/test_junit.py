@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 from mlgate.core.findings import FileRecord, Severity
 from mlgate.render import render
@@ -53,3 +54,12 @@ def test_empty_report_still_has_a_testcase_and_many_suites() -> None:
     root = _parse(render_many([report("scan"), report("bom")]))
     assert [s.get("tests") for s in root.findall("testsuite")] == ["1", "1"]
     assert root.get("tests") == "2" and root.get("failures") == "0"
+
+
+def test_write_text_keeps_a_non_utf8_path_readable(tmp_path: Path) -> None:
+    # regression: a lone surrogate (non-UTF-8 path) in the text crashed `--output FILE`
+    from mlgate.render import write_text
+
+    out = tmp_path / "r.xml"
+    write_text("<x>bad\udcff</x>\n", out)
+    assert out.read_text(encoding="utf-8") == "<x>bad\\udcff</x>\n"

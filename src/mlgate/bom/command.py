@@ -104,7 +104,8 @@ def verify(path: Path, lock_path: Path | None, fmt: str, output: Path | None) ->
               default=Path("mlgate.lock"), show_default=True, help="Lockfile to fetch.")
 @click.option("--cache", "cache_dir", type=click.Path(file_okay=False, path_type=Path),
               default=None, help="Content-addressed cache (default: $MLGATE_CACHE, else "
-              "$MLGATE_CACHE_DIR/blobs, else ~/.cache/mlgate/blobs).")
+              "$MLGATE_CACHE_DIR/blobs, else $XDG_CACHE_HOME/mlgate/blobs, "
+                   "else ~/.cache/mlgate/blobs).")
 @click.option("--dest", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Also assemble the model folder here (files copied from the cache).")
 @format_option(REPORT_FORMATS)

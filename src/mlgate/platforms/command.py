@@ -136,6 +136,8 @@ def _file_digest(path: Path | None) -> str | None:
     if path is None:
         return None
     try:
+        if path.exists() and not path.is_file():  # a FIFO would block the read forever
+            raise InputError(f"{path} is not a regular file")
         return sha256_hex(path.read_bytes())
     except OSError as exc:
         raise InputError(f"cannot read {path}: {exc.strerror or exc}") from exc
