@@ -191,3 +191,13 @@ def test_release_refuses_a_fifo_as_bom_or_record(tmp_path: Path, repo: Path,
                      "--repo", str(repo)]) == 2
     assert "not a regular file" in capsys.readouterr().err
     assert _git(repo, "tag", "--list") == ""
+
+
+def test_release_refuses_a_stage_the_decision_was_not_made_for(
+        tmp_path: Path, repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    p, _ = _promoted(tmp_path)  # promoted for dev only
+    assert main(["release", str(p), "--model", "bert", "--stage", "production",
+                 "--repo", str(repo)]) == 1
+    assert "not 'production'" in capsys.readouterr().err
+    assert _git(repo, "tag", "--list") == ""
+    assert main(["release", str(p), "--model", "bert", "--stage", "dev", "--repo", str(repo)]) == 0

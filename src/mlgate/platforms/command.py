@@ -222,6 +222,11 @@ def release(decision_path: Path | None, model: str, version: str | None, stage: 
             click.echo(f"release refused: the decision is {decision.outcome}"
                        f"{'' if decision.verified else ' (unverified)'}, not promote", err=True)
             return 1
+        if stage is not None and stage != decision.stage:
+            click.echo(f"release refused: the decision promotes to stage {decision.stage!r}, not "
+                       f"{stage!r}; decide for {stage!r} first (mlgate decide --stage {stage})",
+                       err=True)
+            return 1
         stage = stage or (None if version else decision.stage)
     if stage is not None and not STAGE.match(stage):
         raise UsageError(f"invalid stage name {stage!r}")
