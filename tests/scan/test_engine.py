@@ -446,3 +446,21 @@ def test_engine_names_from_the_issue_map_to_internal_ones(tmp_path: Path) -> Non
     report = scan_paths([tmp_path], policy=policy(), engine="builtin")
     assert report.evidence["engine"] == "mlgate"
     assert {f.engine for f in report.findings} == {"mlgate"}
+
+
+def test_empty_weights_files_fail_closed(tmp_path: Path) -> None:
+    for name in ("model.pkl", "pytorch_model.bin", "model.pt", "model.safetensors"):
+        (tmp_path / name).write_bytes(b"")
+    (tmp_path / "notes.txt").write_bytes(b"")  # an empty non-model file is fine
+    report = run(tmp_path)
+    flagged = {f.location.path for f in report.findings
+               if f.rule_id == "MLG-SCAN-008" and f.location and f.severity >= Severity.MEDIUM}
+    assert flagged == {"model.pkl", "pytorch_model.bin", "model.pt", "model.safetensors"}
+
+
+def test_an_empty_folder_is_not_a_clean_scan(tmp_path: Path) -> None:
+    from mlgate.core.errors import UsageError
+
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(UsageError, match="no files to scan"):
+        scan_paths([tmp_path / "empty"], policy=policy())

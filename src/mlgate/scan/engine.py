@@ -137,9 +137,14 @@ class ScanEngine:
         label = fmt.value
         target = HANDLERS.get(fmt)
 
+        if fmt is Format.EMPTY and ext in MODEL_EXTENSIONS:
+            # an empty weights file is a broken artifact, never a clean one (fail closed)
+            return [R.UNKNOWN_MODEL_FORMAT.finding(
+                f"named {ext} but the file is empty", ctx.location(),
+                properties={"extension": ext})]
         expected = STRICT_EXTENSIONS.get(ext)
         extra = _extra_format(head, ext)
-        if expected is not None and fmt not in expected and fmt is not Format.UNKNOWN:
+        if expected is not None and fmt not in expected and fmt not in (Format.UNKNOWN, Format.EMPTY):
             findings.append(R.EXTENSION_MISMATCH.finding(
                 f"named {ext} but the content is {fmt.value}",
                 ctx.location(),
@@ -401,6 +406,10 @@ def scan_paths(
             else:
                 found = [replace(a, rel=prefix) for a in found]
         artifacts.extend(found)
+    if not artifacts:
+        # an empty folder is not a clean model: there is nothing to vouch for (fail closed)
+        raise UsageError(f"no files to scan under {', '.join(str(p) for p in paths)}",
+                         hint="give the model folder or its files")
     if shard is not None:
         artifacts = select_shard(artifacts, shard[0], shard[1])
 
