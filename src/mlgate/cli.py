@@ -32,7 +32,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "merge": ("mlgate.decide.command:merge", "Merge reports from parallel jobs into one."),
     "publish": ("mlgate.platforms.command:publish", "Post a decision to GitHub or GitLab."),
     "release": ("mlgate.platforms.command:release", "Tag and release a promoted model."),
-    "policy": ("mlgate.policy_command:policy", "Show, validate or export the policy schema."),
+    "policy": ("mlgate.policy_command:policy", "Show the effective policy or export its JSON Schema."),
 }
 
 

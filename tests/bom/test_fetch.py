@@ -102,6 +102,8 @@ def test_parse_hf_ref() -> None:
     assert parse_hf_ref("hf:acme/tiny") == ("acme/tiny", None)
     with pytest.raises(UsageError):
         parse_hf_ref("hf:tiny")
+    with pytest.raises(UsageError):  # an empty revision is a mistake, never silently "main"
+        parse_hf_ref("hf:acme/tiny@")
 
 
 def test_lock_resolves_branch_to_commit_and_hashes(hub: FakeHub, httpserver: HTTPServer) -> None:

@@ -265,7 +265,7 @@ def save_baseline(
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(results.dumps(), encoding="utf-8")
+        tmp.write_text(results.dumps(), encoding="utf-8", errors="backslashreplace")
         tmp.replace(path)
     except OSError as exc:
         raise ToolError(f"cannot write baseline {path}: {exc.strerror or exc}") from exc

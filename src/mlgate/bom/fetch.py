@@ -50,8 +50,8 @@ class _TooLarge(Exception):
 def parse_hf_ref(ref: str) -> tuple[str, str | None]:
     """``hf:org/name[@revision]`` → (repo, revision or None)."""
     body = ref[3:] if ref.startswith("hf:") else ref
-    repo, _, rev = body.partition("@")
-    if not _REPO.fullmatch(repo):
+    repo, at, rev = body.partition("@")
+    if not _REPO.fullmatch(repo) or (at and not rev):
         raise UsageError(f"bad Hub model reference {ref!r}",
                          hint="write it as hf:org/name or hf:org/name@revision")
     return repo, rev or None

@@ -269,7 +269,7 @@ def _sarif_from(report: Path, dest: Path) -> Path | None:
         return None
     try:
         rep = Report.from_json(json.loads(report.read_text(encoding="utf-8")))
-        dest.write_text(render(rep, "sarif"), encoding="utf-8")
+        dest.write_text(render(rep, "sarif"), encoding="utf-8", errors="backslashreplace")
     except (OSError, ValueError, MlgateError, ModuleNotFoundError):
         return None
     return dest
@@ -282,7 +282,7 @@ def _codequality_from(report: Path, dest: Path) -> Path | None:
 
     try:
         rep = Report.from_json(json.loads(report.read_text(encoding="utf-8")))
-        dest.write_text(render(rep), encoding="utf-8")
+        dest.write_text(render(rep), encoding="utf-8", errors="backslashreplace")
     except (OSError, ValueError, MlgateError):
         return None
     return dest
