@@ -20,22 +20,29 @@ def _key(name: str) -> str:
 
 
 def closure(root: str) -> dict[str, str]:
+    """Installed versions of everything ``root`` needs, following the extras each requirement
+    asks for (``cyclonedx-python-lib[validation]`` brings lxml and jsonschema)."""
     seen: dict[str, str] = {}
-    todo = [root]
+    done: set[tuple[str, str]] = set()
+    todo: list[tuple[str, frozenset[str]]] = [(root, frozenset())]
     while todo:
-        name = todo.pop()
-        if _key(name) in seen:
-            continue
+        name, extras = todo.pop()
         try:
             dist = md.distribution(name)
         except md.PackageNotFoundError:
             continue
         seen[_key(name)] = dist.version
-        for raw in dist.requires or []:
-            req = Requirement(raw)
-            if req.marker is not None and not req.marker.evaluate({"extra": ""}):
+        for extra in {"", *extras}:
+            if (_key(name), extra) in done:
                 continue
-            todo.append(req.name)
+            done.add((_key(name), extra))
+            for raw in dist.requires or []:
+                req = Requirement(raw)
+                if req.marker is not None and not req.marker.evaluate({"extra": extra}):
+                    continue
+                if req.marker is None and extra:
+                    continue  # unconditional requirements were taken with extra ""
+                todo.append((req.name, frozenset(req.extras)))
     seen.pop(_key(root), None)
     return seen
 
