@@ -122,3 +122,10 @@ def test_unknown_rule_gets_a_descriptor() -> None:
 def test_empty_report_is_valid_and_has_no_results() -> None:
     run = sarif_of(Report(kind="scan", target="."))["runs"][0]
     assert run["results"] == [] and run["tool"]["driver"]["rules"] == []
+
+
+def test_sarif_target_is_relative_to_the_repository(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    report = Report(kind="scan", target=f"{tmp_path / 'models' / 'bert'}, /elsewhere/x")
+    doc = json.loads(render(report, "sarif"))
+    assert doc["runs"][0]["properties"]["target"] == "models/bert, /elsewhere/x"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
@@ -381,7 +382,13 @@ def _shards_complete(reports: Sequence[Report]) -> bool:
 
 
 def utc_now() -> str:
-    return datetime.now(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    """Now in UTC, or ``SOURCE_DATE_EPOCH`` when it is set (reproducible reports)."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+    if epoch.isdigit():
+        moment = datetime.fromtimestamp(int(epoch), timezone.utc)
+    else:
+        moment = datetime.now(timezone.utc)
+    return moment.replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
 def _opt_str(value: JSONValue) -> str | None:

@@ -306,7 +306,8 @@ def decide(
     for kind, rep in merged.items():
         if not rep.complete and not sp.allow_incomplete:
             reasons.append(Reason(R.INCOMPLETE_REPORT.id, "hold", R.INCOMPLETE_REPORT.severity, kind,
-                                  f"the {kind} report of {rep.target} is incomplete"))
+                                  f"the {kind} report of {rep.target} is incomplete"
+                                  + (f" (only shard {rep.shard} arrived)" if rep.shard else "")))
 
     # files: every digest known, and no two reports disagree on one
     seen: dict[str, tuple[str, str]] = {}
@@ -355,8 +356,9 @@ def decide(
                                             w.reason, w.approved_by, w.expires.isoformat()))
                 continue
             counts[f.severity.value] += 1
-            where = f" [{f.location.display()}]" if f.location else ""
-            text = f"{f.rule_id} {f.severity.value}: {f.title}{where}"
+            detail = " ".join(f.detail.split())
+            detail = detail if len(detail) <= 300 else detail[:299] + "…"
+            text = f"{f.rule_id} {f.severity.value}: {f.title}" + (f": {detail}" if detail else "")
             if reject_at is not None and f.severity >= reject_at:
                 reasons.append(Reason(R.FINDING_REJECTS.id, "reject", f.severity, kind, text,
                                       f.rule_id, f.fingerprint, f.location))

@@ -21,7 +21,8 @@ def render_text(decision: Decision) -> str:
     if not decision.verified:
         lines.append("  UNVERIFIED: taken from an untrusted run's artifact")
     for r in decision.reasons:
-        lines.append(f"  {r.effect.upper():7} {r.rule_id} [{r.report_kind}] {r.text}")
+        where = f" ({r.location.display()})" if r.location else ""
+        lines.append(f"  {r.effect.upper():7} {r.rule_id} [{r.report_kind}] {r.text}{where}")
     for w in decision.waived:
         lines.append(f"  WAIVED  {w.rule_id} {w.path or ''} ({w.reason}; {w.approved_by}, until {w.expires})")
     inputs = ", ".join(f"{i.kind}{'' if i.complete else ' (incomplete)'}" for i in decision.inputs)
@@ -46,7 +47,7 @@ def render_markdown(decision: Decision, *, limit: int = 60000, details_url: str 
     ]
     if not decision.verified:
         head += ["> **Unverified**: this decision comes from an untrusted run and cannot promote.", ""]
-    counts = ", ".join(f"{n} {s}" for s, n in decision.counts.items() if n) or "no findings"
+    counts = ", ".join(f"{n} {s}" for s, n in reversed(list(decision.counts.items())) if n) or "no findings"
     head += [f"Findings counted: {counts}. Waived: {len(decision.waived)}.", ""]
     tail = ["", f"Policy `{_md_escape(decision.policy_source)}` sha256 `{decision.policy_sha256[:16]}`"]
     if details_url:

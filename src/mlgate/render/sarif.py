@@ -59,7 +59,8 @@ def to_sarif(report: Report) -> dict[str, Any]:
         }],
         "results": results,
         "columnKind": "unicodeCodePoints",
-        "properties": {"kind": report.kind, "target": report.target, "summary": report.counts()},
+        "properties": {"kind": report.kind, "target": _relative_target(report.target),
+                       "summary": report.counts()},
     }
     if report.created_at:
         run["invocations"][0]["endTimeUtc"] = report.created_at
@@ -149,6 +150,21 @@ def _uri(base: str, path: str) -> str:
     if full.startswith("/"):
         return "file://" + quote(full, safe="/")
     return quote(full, safe="/")
+
+
+def _relative_target(target: str) -> str:
+    """The scanned paths relative to the working directory (the repository) where they lie
+    inside it, so the SARIF file does not carry the runner's absolute paths."""
+    out = []
+    for part in target.split(", "):
+        p = Path(part)
+        if p.is_absolute():
+            try:
+                part = p.relative_to(Path.cwd()).as_posix() or "."
+            except ValueError:
+                pass
+        out.append(part)
+    return ", ".join(out)
 
 
 def _fallback_path(report: Report) -> str:
