@@ -158,11 +158,8 @@ def _relative_target(target: str) -> str:
     out = []
     for part in target.split(", "):
         p = Path(part)
-        if p.is_absolute():
-            try:
-                part = p.relative_to(Path.cwd()).as_posix() or "."
-            except ValueError:
-                pass
+        if p.is_absolute() and p.is_relative_to(Path.cwd()):
+            part = p.relative_to(Path.cwd()).as_posix() or "."
         out.append(part)
     return ", ".join(out)
 
