@@ -120,3 +120,66 @@ def test_check_non_utf8_folder_name_writes_every_file(tmp_path: Path) -> None:
         json.loads((out / name).read_text(encoding="utf-8"))  # valid UTF-8 JSON
     assert "bad\udcff" in json.loads((out / "check.json").read_text(encoding="utf-8"))["target"]
     assert not list(out.glob("*.tmp"))
+
+
+def _bench_results(tmp_path: Path, name: str, samples: list[float]) -> Path:
+    import sys
+
+    out = tmp_path / f"{name}.json"
+    code = f"import json; print(json.dumps({{'latency_ms': {samples!r}}}))"
+    assert main(["bench", "run", "--repeat", "1", "--warmup", "0", "--name", "tiny",
+                 "--better", "latency_ms=lower", "--output", str(out), "--",
+                 sys.executable, "-c", code]) == 0
+    return out
+
+
+def test_check_gates_bench_results_against_the_policy_baseline(
+        tmp_path: Path, example_model: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MLGATE_BENCH_TORCH_PROBE", "0")
+    policy = tmp_path / "mlgate.yml"
+    policy.write_text(
+        "extends: commercial-safe\n"
+        f"bench:\n  baseline: {tmp_path / 'baselines'}/\n"
+        "  metrics:\n    latency_ms: {better: lower, unit: ms}\n", encoding="utf-8")
+    steady = [10.0, 10.1, 9.9, 10.0, 10.2, 9.8, 10.1, 10.0, 9.9, 10.0, 10.1, 9.9]
+    # no results given: the step says why it did not run
+    out0 = tmp_path / "o0"
+    assert main(["check", str(example_model), "--policy", str(policy), "--out-dir", str(out0),
+                 "--format", "json", "-o", str(tmp_path / "c0.json")]) == 0
+    steps0 = {s["step"]: s for s in json.loads((tmp_path / "c0.json").read_text())["steps"]}
+    assert steps0["bench"]["status"] == "skipped" and "--bench-results" in steps0["bench"]["detail"]
+    # results but no baseline yet: the bench step runs and its "no baseline" finding holds
+    first = _bench_results(tmp_path, "first", steady)
+    out1 = tmp_path / "o1"
+    assert main(["check", str(example_model), "--policy", str(policy), "--out-dir", str(out1),
+                 "--bench-results", str(first)]) == 1
+    bench1 = json.loads((out1 / "bench.json").read_text())
+    assert {f["rule_id"] for f in bench1["findings"]} == {"MLG-BENCH-006"}
+    # a stored baseline and a candidate 40 % slower: the regression rejects or holds
+    assert main(["bench", "baseline", "update", str(first), "--policy", str(policy)]) == 0
+    slow = _bench_results(tmp_path, "slow", [x * 1.4 for x in steady])
+    out2 = tmp_path / "o2"
+    assert main(["check", str(example_model), "--policy", str(policy), "--out-dir", str(out2),
+                 "--bench-results", str(slow)]) == 1
+    bench2 = json.loads((out2 / "bench.json").read_text())
+    assert "MLG-BENCH-001" in {f["rule_id"] for f in bench2["findings"]}
+    # the same numbers as the baseline pass, and the decision includes the bench report
+    same = _bench_results(tmp_path, "same", steady)
+    out3 = tmp_path / "o3"
+    assert main(["check", str(example_model), "--policy", str(policy), "--out-dir", str(out3),
+                 "--bench-results", str(same)]) == 0
+    kinds = {i["kind"] for i in json.loads((out3 / "decision.json").read_text())["inputs"]}
+    assert "bench" in kinds
+
+
+def test_check_includes_reports_from_other_jobs(tmp_path: Path, example_model: Path) -> None:
+    from mlgate.core.findings import Finding, Report, Severity
+
+    other = Report(kind="maturity", target="hf:acme/tiny", findings=(
+        Finding("MLG-MAT-001", Severity.HIGH, "Source is archived", "acme/tiny is archived"),))
+    path = tmp_path / "maturity.json"
+    path.write_text(other.dumps(), encoding="utf-8")
+    out = tmp_path / "o"
+    assert main(["check", str(example_model), "--out-dir", str(out), "--report", str(path)]) == 1
+    decision = json.loads((out / "decision.json").read_text())
+    assert any("MLG-MAT-001" in r["text"] for r in decision["reasons"])

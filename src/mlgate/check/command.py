@@ -36,11 +36,18 @@ from mlgate.options import format_option, output_option, policy_option
 @click.option("--publish", is_flag=True, help="In CI, post the decision (check run / MR note).")
 @click.option(
     "--engine",
-    type=click.Choice(["mlgate", "modelscan", "both"]),
-    default="mlgate",
+    type=click.Choice(["builtin", "modelscan", "all", "mlgate", "both"]),
+    default="builtin",
     show_default=True,
-    help="Scan engine.",
+    help="Scan engine: builtin (mlgate's own analysis), modelscan, or all (both).",
 )
+@click.option("--bench-results", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              metavar="FILE", help="Results of `mlgate bench run` (e.g. from a GPU job), gated by "
+              "the policy's bench section and its baseline.")
+@click.option("--report", "extra_reports", type=click.Path(dir_okay=False, path_type=Path),
+              multiple=True, metavar="FILE",
+              help="A report made by another job (bench.json, maturity.json...) to include in "
+              "the decision; repeatable.")
 def check(
     path: Path,
     policy_spec: str | None,
@@ -53,6 +60,8 @@ def check(
     no_maturity: bool,
     publish: bool,
     engine: str,
+    bench_results: Path | None,
+    extra_reports: tuple[Path, ...],
 ) -> int:
     """Run every gate on the model at PATH under one policy and decide.
 
@@ -70,7 +79,9 @@ def check(
         shard=parse_shard(shard),
         maturity=not no_maturity,
         publish=publish,
-        engine=engine,
+        engine={"builtin": "mlgate", "all": "both"}.get(engine, engine),
+        bench_results=bench_results,
+        extra_reports=tuple(extra_reports),
     )
     result = run_check(opts)
     if fmt == "json":

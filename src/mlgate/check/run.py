@@ -34,6 +34,7 @@ SCAN_JSON = "scan.json"
 BOM_JSON = "bom.cdx.json"
 LICENSE_JSON = "license.json"
 MATURITY_JSON = "maturity.json"
+BENCH_JSON = "bench.json"
 DECISION_JSON = "decision.json"
 RECORD_JSON = "decision-record.intoto.json"
 SARIF = "report.sarif"
@@ -57,6 +58,10 @@ class CheckOptions:
     maturity: bool = True
     publish: bool = False
     engine: str = "mlgate"
+    # results of `mlgate bench run` (usually from a GPU job), judged here by the policy's bench
+    # section; and reports made elsewhere (another job's bench.json, an online maturity run)
+    bench_results: Path | None = None
+    extra_reports: tuple[Path, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -118,6 +123,18 @@ def parse_shard(text: str | None) -> tuple[int, int] | None:
     if n < 1 or not 1 <= i <= n:
         raise UsageError(f"--shard {text}: need 1 <= i <= n")
     return (i, n)
+
+
+def _bench_report(results_path: Path, policy: Any) -> Report:
+    """The bench gate of ``mlgate bench gate``: results vs the policy's baseline location."""
+    from mlgate.bench.baseline import load_baseline, read_results
+    from mlgate.bench.gate import GateOptions, gate
+
+    results = read_results(results_path)
+    location = Path(policy.bench.baseline) if policy.bench.baseline else None
+    base = load_baseline(location, results.name, results.device.fingerprint) if location else None
+    options = GateOptions(baseline_source=str(location) if location else "")
+    return gate(results, base, policy.bench, options)
 
 
 def run_check(opts: CheckOptions, *, environ: Mapping[str, str] | None = None) -> CheckResult:
@@ -203,7 +220,29 @@ def run_check(opts: CheckOptions, *, environ: Mapping[str, str] | None = None) -
         notes.append(StepNote("maturity", "ran" if mat.complete else "incomplete",
                               f"{len(sources)} source(s); {_count_text(mat)}", MATURITY_JSON))
 
-    # 5. decide
+    # 5. bench: judged from results a benchmark job produced (a GPU runner, not this job)
+    if opts.bench_results is not None:
+        bench = _bench_report(opts.bench_results, policy)
+        _write(out / BENCH_JSON, bench.dumps())
+        outputs["bench"] = out / BENCH_JSON
+        reports.append(bench)
+        notes.append(StepNote("bench", "ran", _count_text(bench), BENCH_JSON))
+    elif policy.bench.metrics or policy.bench.gates:
+        notes.append(StepNote("bench", "skipped", "the policy names benchmark metrics: give "
+                              "--bench-results FILE from `mlgate bench run` (a stage that requires "
+                              "bench holds without it)"))
+    else:
+        notes.append(StepNote("bench", "skipped", "no benchmark configured in the policy"))
+
+    # reports made by other jobs join the decision as they are
+    if opts.extra_reports:
+        from mlgate.decide.command import read_report_file
+
+        for extra in opts.extra_reports:
+            reports.append(read_report_file(extra)[0])
+        notes.append(StepNote("reports", "ran", f"{len(opts.extra_reports)} report(s) from other jobs"))
+
+    # 6. decide
     from mlgate.decide.decision import decide
 
     decision = decide(reports, policy, stage=opts.stage)
