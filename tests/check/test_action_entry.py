@@ -46,6 +46,13 @@ def test_inputs_become_argv_items_never_shell_text() -> None:
     assert "--offline" in run.argv
 
 
+def test_bench_results_input_reaches_check() -> None:
+    run = plan("check", {"INPUT_BENCH_RESULTS": "gpu/results.json"})
+    i = run.argv.index("--bench-results")
+    assert run.argv[i + 1] == "gpu/results.json"
+    assert "--bench-results" not in plan("check", {}).argv
+
+
 def test_bad_boolean_input_is_a_usage_error(tmp_path: Path) -> None:
     rc = run_step("check", {"INPUT_OFFLINE": "maybe", "INPUT_OUT_DIR": str(tmp_path)},
                   cli_main=lambda argv: 0)

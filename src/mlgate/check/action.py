@@ -112,6 +112,8 @@ def plan(step: str, env: Mapping[str, str]) -> StepRun:
             argv.append("--publish")
         if get_input(env, "shard"):
             argv += ["--shard", get_input(env, "shard")]
+        if get_input(env, "bench-results"):
+            argv += ["--bench-results", get_input(env, "bench-results")]
     elif step == "scan":
         argv = ["scan", *(get_list(env, "path") or ["."]), "--format", "json",
                 "--output", str(out / "scan.json")]
