@@ -46,6 +46,9 @@ def report_digest(report: Report) -> str:
     return sha256_hex(canonical_json(report.to_json()))
 
 
+MAX_BELOW_NOTES = 100  # findings below the thresholds listed as notes in one decision
+
+
 @dataclass(frozen=True)
 class Reason:
     """One reason of a decision, linked to its finding (fingerprint) where there is one."""
@@ -344,6 +347,7 @@ def decide(
     used: set[int] = set()
     waived: list[WaivedFinding] = []
     counts = {s.value: 0 for s in Severity}
+    below = 0
 
     for kind, rep in merged.items():
         for f in sorted(rep.findings, key=lambda f: (-f.severity.rank, f.rule_id, f.fingerprint)):
@@ -367,6 +371,10 @@ def decide(
                                       f.rule_id, f.fingerprint, f.location))
             elif hold_at is not None and f.severity >= hold_at:
                 reasons.append(Reason(R.FINDING_HOLDS.id, "hold", f.severity, kind, text,
+                                      f.rule_id, f.fingerprint, f.location))
+            elif f.severity >= Severity.LOW and below < MAX_BELOW_NOTES:
+                below += 1  # shown to reviewers, never blocking
+                reasons.append(Reason(R.FINDING_BELOW.id, "note", f.severity, kind, text,
                                       f.rule_id, f.fingerprint, f.location))
 
     for i, w in enumerate(active):

@@ -86,6 +86,16 @@ UNVERIFIED = Rule(
     "run mlgate on them under the base branch's policy.",
 )
 
+FINDING_BELOW = Rule(
+    id="MLG-DEC-011",
+    severity=Severity.INFO,
+    title="Finding below the stage's thresholds",
+    description="A finding that is neither severe enough to hold nor to reject at this stage. It "
+    "does not change the decision; it is listed so that reviewers see it (up to 100 per "
+    "decision).",
+    remediation="Nothing is required; fix it or waive it before a stricter stage counts it.",
+)
+
 RULES: list[Rule] = [
     MISSING_REPORT,
     INCOMPLETE_REPORT,
@@ -97,4 +107,5 @@ RULES: list[Rule] = [
     DIGEST_CONFLICT,
     UNHASHED_FILE,
     UNVERIFIED,
+    FINDING_BELOW,
 ]

@@ -471,6 +471,10 @@ class TarHandler:
 # --- 7z -------------------------------------------------------------------------------------
 
 class SevenZipHandler:
+    """7z through py7zr. Members are decompressed one at a time into their own spooled
+    temporary file (never into a shared folder, so two members with the same name are two
+    files) under the ratio and total budget, and each is scanned as soon as it is complete."""
+
     name = "7z"
 
     def scan(self, stream: BinaryIO, size: int, ctx: ScanContext) -> list[Finding]:
@@ -486,10 +490,15 @@ class SevenZipHandler:
                     return [R.ENCRYPTED_MEMBER.finding("the 7z archive is encrypted", ctx.location())]
                 infos = archive.list()
                 declared = 0
-                names: list[str] = []
+                seen: dict[str, int] = {}
                 for info in infos:
                     name = str(info.filename)
                     loc = ctx.child(name).location()
+                    seen[name] = seen.get(name, 0) + 1
+                    if seen[name] == 2:
+                        out.append(R.DUPLICATE_MEMBER.finding(
+                            f"{name!r} appears more than once (extraction keeps one copy); every "
+                            "copy is scanned", loc, properties={"member": name}))
                     why = unsafe_member_name(name)
                     if why:
                         out.append(R.PATH_TRAVERSAL.finding(f"member {name!r}: {why}", loc))
@@ -499,33 +508,131 @@ class SevenZipHandler:
                     if info.is_directory:
                         continue
                     declared += int(info.uncompressed or 0)
-                    names.append(name)
                 if declared > MAX_TOTAL_DECOMPRESSED or (
                     declared > RATIO_FLOOR and declared > MAX_RATIO * max(size, 1)
                 ):
                     return [*out, R.DECOMPRESSION_BOMB.finding(
                         f"7z archive of {size} bytes declares {declared} bytes; not extracted",
                         ctx.location())]
-                if out and any(f.rule_id in (R.PATH_TRAVERSAL.id, R.ARCHIVE_LINK.id) for f in out):
+                if any(f.rule_id in (R.PATH_TRAVERSAL.id, R.ARCHIVE_LINK.id) for f in out):
                     return out  # never extract an archive that writes outside its folder
-                with tempfile.TemporaryDirectory(prefix="mlgate-7z-") as tmp:
-                    # safe: names and links were checked above (no '..', absolute or links)
-                    archive.extractall(path=tmp)  # noqa: S202
-                    for name in names:
-                        ctx.check_deadline()
-                        p = Path(tmp, name)
-                        if not p.is_file() or p.is_symlink():
-                            out.append(R.CORRUPT_ARCHIVE.finding(
-                                f"{name!r} was not extracted", ctx.child(name).location()))
-                            continue
-                        with open(p, "rb") as member:
-                            out += _nested(member, os.fstat(member.fileno()).st_size, name, ctx)
+                factory = _SevenZipMembers(_sevenz_keys(archive), size, ctx)
+                try:
+                    archive.extractall(factory=factory)
+                finally:
+                    out += factory.finish()
         except ScanTimeout:
             raise
+        except BombError as exc:
+            out.append(R.DECOMPRESSION_BOMB.finding(f"7z archive {exc}", ctx.location()))
         except Exception as exc:  # py7zr raises many types for malformed input
             out.append(R.SEVENZ_UNAVAILABLE.finding(
                 f"could not read the 7z archive: {type(exc).__name__}: {exc}", ctx.location()))
         return out
+
+
+def _sevenz_keys(archive: Any) -> dict[str, str]:
+    """The writer key py7zr gives each member (a duplicate name gets a ``_<n>`` suffix) ->
+    the member's own name, so findings name the member as the archive lists it."""
+    from py7zr.helpers import get_sanitized_output_path
+
+    keys: dict[str, str] = {}
+    counts: dict[str, int] = {}
+    for f in archive.files:
+        name = str(f.filename)
+        if name not in counts:
+            counts[name] = 0
+            outname = name
+        else:
+            outname = f"{name}_{counts[name]}"
+            counts[name] += 1
+        with contextlib.suppress(Exception):
+            keys.setdefault(get_sanitized_output_path(outname, None).as_posix(), name)
+    return keys
+
+
+class _SevenZipMember:
+    """One decompressed 7z member (py7zr's ``Py7zIO`` protocol): a spooled temporary file
+    written under the archive's budget, scanned when py7zr closes it."""
+
+    def __init__(self, name: str, owner: _SevenZipMembers) -> None:
+        self.name = name
+        self.spool = _spool()
+        self.done = False
+        self._owner = owner
+        self._written = 0
+
+    def write(self, s: bytes | bytearray) -> int:
+        self._owner.charge(len(s))
+        self._written += len(s)
+        self.spool.write(s)
+        return len(s)
+
+    def read(self, size: int | None = None) -> bytes:
+        return self.spool.read(-1 if size is None else size)
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return self.spool.seek(offset, whence)
+
+    def flush(self) -> None:
+        self.spool.flush()
+
+    def size(self) -> int:
+        return self._written
+
+    def close(self) -> None:  # py7zr calls this once the member is fully decompressed
+        self._owner.complete(self)
+
+
+class _SevenZipMembers:
+    """py7zr ``WriterFactory``: a fresh spool per member, so duplicates stay apart."""
+
+    def __init__(self, keys: dict[str, str], size: int, ctx: ScanContext) -> None:
+        self._keys = keys
+        self._size = size
+        self._ctx = ctx
+        self._budget = _Budget()
+        self._total = 0
+        self._open: list[_SevenZipMember] = []
+        self.findings: list[Finding] = []
+
+    def create(self, filename: str) -> _SevenZipMember:
+        member = _SevenZipMember(self._keys.get(filename, filename), self)
+        self._open.append(member)
+        return member
+
+    def charge(self, n: int) -> None:
+        self._ctx.check_deadline()
+        self._total += n
+        self._budget.left -= n
+        if self._budget.left < 0:
+            raise BombError(f"is over the total decompression budget of {MAX_TOTAL_DECOMPRESSED} "
+                            "bytes")
+        if self._total > RATIO_FLOOR and self._total > MAX_RATIO * max(self._size, 1):
+            raise BombError(f"expands more than {MAX_RATIO}x ({self._size} bytes gave more than "
+                            f"{self._total} bytes before decompression was stopped)")
+
+    def complete(self, member: _SevenZipMember) -> None:
+        if member.done:
+            return
+        member.done = True
+        try:
+            member.spool.seek(0)
+            self.findings += _nested(member.spool, member.size(), member.name,  # type: ignore[arg-type]
+                                     self._ctx)
+        finally:
+            member.spool.close()
+            self._open.remove(member)
+
+    def finish(self) -> list[Finding]:
+        """Findings so far; members py7zr never closed (an older py7zr without the close
+        hook) are scanned now, and spools of failed members are released."""
+        for member in list(self._open):
+            if member.done:
+                continue
+            member.spool.close()
+            self._open.remove(member)
+        return self.findings
 
 
 # --- single compressed streams ----------------------------------------------------------------
