@@ -44,3 +44,23 @@ def test_cli_import_stays_light() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+@pytest.mark.parametrize("argv", [
+    ["check", "loopa"], ["license", "loopa"], ["bom", "loopa"],
+    ["maturity", "--offline", "--model", "loopa"],
+])
+def test_symlink_loop_path_is_usage_error(
+    argv: list[str], tmp_path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import os
+
+    monkeypatch.chdir(tmp_path)
+    os.symlink("loopb", "loopa")
+    os.symlink("loopa", "loopb")
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "loopa is a symlink that cannot be resolved (loop or broken)" in err
+    assert "Traceback" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["loopa", "loopb"]  # nothing written

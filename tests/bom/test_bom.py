@@ -280,3 +280,40 @@ def test_huge_sparse_config_pyproject_requirements_are_not_read_whole(tmp_path: 
     finally:
         tracemalloc.stop()
     assert peak < 32 << 20, f"peak {peak} bytes"
+
+
+def _model_props(doc: dict[str, object]) -> dict[str, str]:
+    (model,) = [c for c in _components(doc) if c.get("bom-ref") == "model"]
+    props = model.get("properties", [])
+    assert isinstance(props, list)
+    return {p["name"]: p["value"] for p in props}
+
+
+def test_requirements_not_utf8_or_too_big_recorded_as_status(tmp_path: Path) -> None:
+    from mlgate.bom.build import MAX_REQUIREMENTS_BYTES
+
+    (tmp_path / "model.safetensors").write_bytes(b"\x08\x00\x00\x00\x00\x00\x00\x00{}      ")
+    (tmp_path / "requirements.txt").write_text("torch==2.3.0\n", encoding="utf-16")
+    (tmp_path / "requirements-big.txt").write_bytes(
+        b"numpy==1.26.0\n" + b"#" * MAX_REQUIREMENTS_BYTES)
+    (tmp_path / "requirements-ok.txt").write_text("scipy==1.13.0\n", encoding="utf-8")
+    doc = _bom(tmp_path)
+    props = _model_props(doc)
+    assert props["mlgate:requirements:requirements.txt:status"] == "skipped: not UTF-8"
+    assert props["mlgate:requirements:requirements-big.txt:status"].startswith(
+        "skipped: larger than")
+    assert "mlgate:requirements:requirements-ok.txt:status" not in props
+    names = {c["name"] for c in _components(doc)}
+    assert "scipy" in names and "torch" not in names and "numpy" not in names
+
+
+def test_config_json_unparsable_recorded_as_status(tmp_path: Path) -> None:
+    (tmp_path / "model.safetensors").write_bytes(b"\x08\x00\x00\x00\x00\x00\x00\x00{}      ")
+    (tmp_path / "config.json").write_text("[" * 100_000 + "]" * 100_000, encoding="utf-8")
+    props = _model_props(_bom(tmp_path))
+    assert props["mlgate:config:status"] == "invalid: config.json is nested too deeply"
+    (tmp_path / "config.json").write_text('{"model_type": ', encoding="utf-8")
+    props = _model_props(_bom(tmp_path))
+    assert props["mlgate:config:status"].startswith("invalid: config.json is not valid JSON")
+    (tmp_path / "config.json").write_text('{"model_type": "bert"}', encoding="utf-8")
+    assert "mlgate:config:status" not in _model_props(_bom(tmp_path))

@@ -128,3 +128,22 @@ def test_read_json_refuses_a_fifo(tmp_path: Path) -> None:
     os.mkfifo(fifo)
     with pytest.raises(InputError, match="not a regular file"):
         read_json(fifo, what="report")
+
+
+def test_require_model_path_symlink_loop_is_usage_error(tmp_path: Path) -> None:
+    from mlgate.core.artifacts import require_model_path
+    from mlgate.core.errors import UsageError
+
+    os.symlink(tmp_path / "loopb", tmp_path / "loopa")
+    os.symlink(tmp_path / "loopa", tmp_path / "loopb")
+    os.symlink(tmp_path / "nowhere", tmp_path / "dangling")
+    for link in ("loopa", "dangling"):
+        with pytest.raises(UsageError, match="symlink that cannot be resolved"):
+            require_model_path(tmp_path / link)
+    with pytest.raises(UsageError, match="no such file or folder"):
+        require_model_path(tmp_path / "absent")
+    with pytest.raises(UsageError, match="cannot read"):
+        require_model_path(tmp_path / "loopa" / "x")
+    (tmp_path / "model").mkdir()
+    os.symlink(tmp_path / "model", tmp_path / "good")
+    assert require_model_path(tmp_path / "good") == tmp_path / "good"

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -83,3 +84,27 @@ def test_merge_refuses_mixed_kinds() -> None:
     with pytest.raises(InputError):
         merge_reports([Report("scan", "m"), Report("license", "m")])
 
+
+
+def test_merge_refuses_duplicate_shard_or_identical_report(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from mlgate.cli import main
+
+    a = Report("scan", "m", (_finding(),), shard="1/2")
+    a_again = Report("scan", "m", (_finding(path="other"),), shard="1/2")  # same id, other content
+    with pytest.raises(InputError, match="the same shard was given twice: scan shard 1/2"):
+        merge_reports([a, a_again])
+    plain = Report("license", "m", (_finding(),))
+    with pytest.raises(InputError, match="the same report was given twice"):
+        merge_reports([plain, Report("license", "m", (_finding(),))])
+    b = Report("scan", "m", shard="2/2")
+    assert merge_reports([a, b]).complete  # distinct shards still merge
+    first, second, copy = tmp_path / "a.json", tmp_path / "b.json", tmp_path / "copy.json"
+    first.write_text(a.dumps())
+    second.write_text(b.dumps())
+    copy.write_text(a.dumps())
+    capsys.readouterr()
+    assert main(["merge", str(first), str(copy), str(second)]) == 2
+    assert "the same shard was given twice" in capsys.readouterr().err
+    assert main(["merge", str(first), str(second)]) == 0

@@ -364,3 +364,30 @@ def test_zip64_directory_declaring_millions_of_members_is_not_opened(tmp_path: P
     hits = [f for f in report.findings if f.rule_id == "MLG-SCAN-024"]
     assert hits and hits[0].properties["declared"] == 10_000_000
     assert peak < 64 << 20
+
+
+def _7z_with_duplicates(tmp_path: Path, first: bytes, second: bytes) -> Path:
+    py7zr = pytest.importorskip("py7zr")
+    archive = tmp_path / "out" / "m.7z"
+    archive.parent.mkdir()
+    with py7zr.SevenZipFile(archive, "w") as z:
+        z.writestr(first, "model.pkl")
+        z.writestr(second, "model.pkl")
+    with py7zr.SevenZipFile(archive, "r") as z:  # the archive really holds both copies
+        assert [str(i.filename) for i in z.list()] == ["model.pkl", "model.pkl"]
+    return archive.parent
+
+
+@pytest.mark.parametrize("order", ["evil-last", "evil-first"])
+def test_7z_duplicate_member_every_copy_scanned(tmp_path: Path, order: str) -> None:
+    benign = pickle.dumps({"weights": [1, 2, 3]}, protocol=2)
+    pair = (benign, evil_pickle()) if order == "evil-last" else (evil_pickle(), benign)
+    report = run(_7z_with_duplicates(tmp_path, *pair))
+    dup = [f for f in report.findings if f.rule_id == "MLG-SCAN-012"]
+    assert len(dup) == 1 and dup[0].properties["member"] == "model.pkl"
+    assert critical(report) == ["m.7z!/model.pkl"]
+
+
+def test_7z_duplicate_member_both_evil_reported_twice(tmp_path: Path) -> None:
+    report = run(_7z_with_duplicates(tmp_path, evil_pickle(), evil_pickle()))
+    assert critical(report) == ["m.7z!/model.pkl", "m.7z!/model.pkl"]

@@ -34,7 +34,7 @@ from mlgate import __version__
 from mlgate.bom.mlfields import MlFields, add_to_json, add_to_xml
 from mlgate.bom.mlflow import MlflowModel, MlflowRef, load_mlmodel, mlflow_purl
 from mlgate.bom.modelcard import ModelCard, load_model_card
-from mlgate.core.artifacts import read_head, sha256_file, sniff, walk
+from mlgate.core.artifacts import read_head, require_model_path, sha256_file, sniff, walk
 from mlgate.core.errors import ToolError, UsageError
 from mlgate.core.findings import FileRecord
 
@@ -127,15 +127,36 @@ _REQ = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(\[[^\]]*\])?\s*([^;#]*)"
 
 def read_requirements(folder: Path) -> list[Requirement]:
     """Requirements from ``requirements*.txt`` (no includes, options or URLs are followed)."""
+    return read_requirement_files(folder)[0]
+
+
+def read_requirement_files(folder: Path) -> tuple[list[Requirement], dict[str, str]]:
+    """Requirements from ``requirements*.txt`` and, per file that could not be used, why
+    (``skipped: not UTF-8``, ``skipped: larger than N bytes``, ...): a file the BOM could not
+    read is said so, never an empty list that looks like "no dependencies"."""
     if not folder.is_dir():
-        return []
+        return [], {}
     out: dict[str, Requirement] = {}
+    problems: dict[str, str] = {}
     for path in sorted(folder.glob("requirements*.txt")):
-        if path.is_symlink() or not path.is_file():
+        if path.is_symlink():
+            problems[path.name] = "skipped: symlink (not followed)"
+            continue
+        if not path.is_file():
+            problems[path.name] = "skipped: not a regular file"
             continue
         try:
-            text = read_head(path, MAX_REQUIREMENTS_BYTES).decode("utf-8", "replace")
-        except OSError:
+            data = read_head(path, MAX_REQUIREMENTS_BYTES + 1)
+        except OSError as exc:
+            problems[path.name] = f"skipped: cannot read ({exc.strerror or exc})"
+            continue
+        if len(data) > MAX_REQUIREMENTS_BYTES:
+            problems[path.name] = f"skipped: larger than {MAX_REQUIREMENTS_BYTES} bytes"
+            continue
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            problems[path.name] = "skipped: not UTF-8"
             continue
         for line in text.splitlines():
             line = line.strip()
@@ -144,7 +165,7 @@ def read_requirements(folder: Path) -> list[Requirement]:
             req = parse_requirement(line)
             if req is not None:
                 out.setdefault(req.name, req)
-    return [out[k] for k in sorted(out)]
+    return [out[k] for k in sorted(out)], problems
 
 
 def parse_requirement(text: str) -> Requirement | None:
@@ -224,17 +245,32 @@ def read_pyproject(folder: Path) -> PyprojectDeps:
 
 def read_config(folder: Path) -> dict[str, Any]:
     """``config.json`` as a dict (empty when absent or unreadable: the BOM says less)."""
+    return read_config_status(folder)[0]
+
+
+def read_config_status(folder: Path) -> tuple[dict[str, Any], str | None]:
+    """``config.json`` as a dict, and why it could not be used (None when it was read or
+    is absent)."""
     path = folder / "config.json"
-    if not folder.is_dir() or path.is_symlink() or not path.is_file():
-        return {}
+    if not folder.is_dir() or not (path.is_file() or path.is_symlink()):
+        return {}, None
+    if path.is_symlink():
+        return {}, "skipped: config.json is a symlink (not followed)"
     try:
         data = read_head(path, MAX_CONFIG_BYTES + 1)
-        if len(data) > MAX_CONFIG_BYTES:
-            return {}
+    except OSError as exc:
+        return {}, f"skipped: cannot read config.json ({exc.strerror or exc})"
+    if len(data) > MAX_CONFIG_BYTES:
+        return {}, f"skipped: config.json is larger than {MAX_CONFIG_BYTES} bytes"
+    try:
         value = json.loads(data)
-    except (OSError, ValueError, RecursionError):
-        return {}
-    return value if isinstance(value, dict) else {}
+    except RecursionError:
+        return {}, "invalid: config.json is nested too deeply"
+    except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        return {}, f"invalid: config.json is not valid JSON: {exc}"[:300]
+    if not isinstance(value, dict):
+        return {}, "invalid: config.json is not a JSON object"
+    return value, None
 
 
 def usable_cores() -> int:
@@ -439,8 +475,7 @@ def _assemble(
     main thread imports the library, reads the card and compiles the ``warm`` validator
     (``json``/``xml``): that fixed cost hides behind the hashing of a large model."""
     env = os.environ if environ is None else environ
-    if not path.exists() and not path.is_symlink():
-        raise UsageError(f"no such file or folder: {path}")
+    require_model_path(path)
     if hf_repo and mlflow:
         raise UsageError("a model comes either from the Hub or from an MLflow registry",
                          hint="pass --hf-repo or --mlflow-model, not both")
@@ -485,7 +520,8 @@ def _assemble_rest(
 
     folder = path if path.is_dir() else path.parent
     card = load_model_card(folder)
-    config = read_config(folder)
+    config, config_status = read_config_status(folder)
+    requirements, requirement_problems = read_requirement_files(folder)
     mlmodel = load_mlmodel(folder)
     pyproject = read_pyproject(folder)
     prov = provenance_from_env(env)
@@ -544,6 +580,10 @@ def _assemble_rest(
     if pyproject.status != "missing":
         status = pyproject.status + (f": {pyproject.note}" if pyproject.note else "")
         model_props.append(Property(name="mlgate:pyproject:status", value=status))
+    for req_file, problem in sorted(requirement_problems.items()):
+        model_props.append(Property(name=f"mlgate:requirements:{req_file}:status", value=problem))
+    if config_status:
+        model_props.append(Property(name="mlgate:config:status", value=config_status))
     model_licenses = list(card.licenses)
     if model_licenses and card.license_name and model_licenses == ["other"]:
         model_licenses = [card.license_name]
@@ -589,7 +629,7 @@ def _assemble_rest(
         data[ref] = [{"type": "dataset", "name": ds}]
         components.append(comp)
         depends.append(comp)
-    libs = _libraries(folder, card, config, mlmodel, pyproject, include_env)
+    libs = _libraries(requirements, card, config, mlmodel, pyproject, include_env)
     for lib_name, lib_version, spec, lic in libs:
         props = [Property(name="mlgate:requirement", value=spec)] if spec else []
         comp = Component(
@@ -632,12 +672,12 @@ def _mlflow_properties(mlmodel: MlflowModel) -> list[tuple[str, str]]:
     return out
 
 
-def _libraries(folder: Path, card: ModelCard, config: Mapping[str, Any], mlmodel: MlflowModel,
-               pyproject: PyprojectDeps, include_env: bool,
+def _libraries(requirements: Sequence[Requirement], card: ModelCard, config: Mapping[str, Any],
+               mlmodel: MlflowModel, pyproject: PyprojectDeps, include_env: bool,
                ) -> list[tuple[str, str | None, str, str | None]]:
     """(name, exact version or None, requirement text, license expression or None)."""
     found: dict[str, tuple[str, str | None, str, str | None]] = {}
-    for req in [*read_requirements(folder), *pyproject.requirements]:
+    for req in [*requirements, *pyproject.requirements]:
         if req.name not in found:
             found[req.name] = (req.name, req.version, req.specifier, None)
     for pkg, pkg_version in mlmodel.frameworks:  # the versions the model was saved with

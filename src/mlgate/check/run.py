@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from mlgate import __version__
+from mlgate.core.artifacts import require_model_path
 from mlgate.core.errors import ExitCode, ToolError, UsageError
 from mlgate.core.findings import JSONValue, Report
 
@@ -143,8 +144,7 @@ def run_check(opts: CheckOptions, *, environ: Mapping[str, str] | None = None) -
 
     env = os.environ if environ is None else environ
     path = opts.path
-    if not path.exists():
-        raise UsageError(f"no such file or folder: {path}")
+    require_model_path(path)
     policy = load_policy(opts.policy_spec)
     out = opts.out_dir
     try:

@@ -51,6 +51,27 @@ class Artifact:
         return self.kind is ArtifactKind.FILE and self.real is not None
 
 
+def require_model_path(path: Path) -> Path:
+    """The PATH a command was given, checked before anything reads it: it must exist, and a
+    symlink must resolve (a loop or a dangling link is a usage error, never an empty or
+    partial result). Links *inside* a folder are the walk's business (reported as findings)."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError as exc:
+        raise UsageError(f"no such file or folder: {path}") from exc
+    except OSError as exc:  # ELOOP on a parent component, EACCES, ENAMETOOLONG, ...
+        raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    if stat.S_ISLNK(st.st_mode):
+        try:
+            path.resolve(strict=True)
+        except (OSError, RuntimeError) as exc:  # RuntimeError: a loop, before Python 3.13
+            raise UsageError(
+                f"{path} is a symlink that cannot be resolved (loop or broken)",
+                hint="pass the file or folder the link should point to",
+            ) from exc
+    return path
+
+
 def walk(root: Path) -> list[Artifact]:
     """All entries under ``root`` (a folder or a single file), sorted by relative path."""
     try:

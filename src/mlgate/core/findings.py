@@ -322,6 +322,7 @@ def merge_reports(reports: Sequence[Report]) -> Report:
     kinds = {r.kind for r in reports}
     if len(kinds) != 1:
         raise InputError(f"cannot merge reports of different kinds: {', '.join(sorted(kinds))}")
+    _refuse_duplicates(reports)
     findings: dict[str, Finding] = {}
     files: dict[str, FileRecord] = {}
     evidence: dict[str, JSONValue] = {}
@@ -354,6 +355,31 @@ def merge_reports(reports: Sequence[Report]) -> Report:
         shard=None,
         complete=complete,
     )
+
+
+def _refuse_duplicates(reports: Sequence[Report]) -> None:
+    """A shard id given twice, or one report given twice, is an input mistake (a shard job's
+    artifact uploaded under two names, a glob that matches a copy): merging it would hide the
+    shard that is really missing behind a count that looks right."""
+    shards: dict[str, int] = {}
+    contents: dict[str, int] = {}
+    for n, r in enumerate(reports, 1):
+        if r.shard:
+            key = r.shard.replace(" ", "")
+            if key in shards:
+                raise InputError(
+                    f"the same shard was given twice: {r.kind} shard {r.shard} "
+                    f"(inputs {shards[key]} and {n})",
+                    hint="pass each shard's report once; a missing shard keeps the merge "
+                    "incomplete")
+            shards[key] = n
+        text = json.dumps(r.to_json(), sort_keys=True)
+        if text in contents:
+            raise InputError(
+                f"the same report was given twice: {r.kind} report for {r.target} "
+                f"(inputs {contents[text]} and {n} are identical)",
+                hint="pass each report once")
+        contents[text] = n
 
 
 def _shards_complete(reports: Sequence[Report]) -> bool:

@@ -23,7 +23,7 @@ from typing import Any
 
 from mlgate.bom.build import read_requirements
 from mlgate.bom.modelcard import load_model_card
-from mlgate.core.errors import UsageError
+from mlgate.core.artifacts import require_model_path
 from mlgate.core.findings import Finding, Location, Report, Severity
 from mlgate.core.policy import Policy
 from mlgate.core.policy.license import LicensePolicy
@@ -54,8 +54,7 @@ def check_licenses(
     bom: Path | None = None,
 ) -> Report:
     env = os.environ if environ is None else environ
-    if not path.exists():
-        raise UsageError(f"no such file or folder: {path}")
+    require_model_path(path)
     folder = path if path.is_dir() else path.parent
     if data_cards is None and (folder / "data_cards").is_dir() and not (folder / "data_cards").is_symlink():
         # data cards shipped with the model (private or vendored datasets) are read offline

@@ -11,7 +11,7 @@ from mlgate.options import format_option, output_option, policy_option
 
 @click.command("maturity")
 @click.argument("sources", nargs=-1)
-@click.option("--model", "model_path", type=click.Path(exists=True, path_type=Path), default=None,
+@click.option("--model", "model_path", type=click.Path(path_type=Path), default=None,
               help="Model folder (or card file): derive sources from its model card when no "
               "SOURCES are given.")
 @click.option("--bom", "bom", type=click.Path(dir_okay=False, path_type=Path), default=None,
@@ -29,11 +29,14 @@ def maturity(sources: tuple[str, ...], model_path: Path | None, bom: Path | None
     Tokens: GITHUB_TOKEN / GH_TOKEN, GITLAB_TOKEN / CI_JOB_TOKEN, HF_TOKEN.
     Exit 1 when a finding reaches maturity.fail_on.
     """
+    from mlgate.core.artifacts import require_model_path
     from mlgate.core.findings import Severity
     from mlgate.core.policy import load_policy
     from mlgate.maturity.check import check_maturity
     from mlgate.render import render, write_text
 
+    if model_path is not None:
+        require_model_path(model_path)
     pol = load_policy(policy_spec)
     report = check_maturity(list(sources), pol, offline=offline, model_path=model_path, bom=bom)
     write_text(render(report, fmt), output)

@@ -20,14 +20,12 @@ from __future__ import annotations
 import contextlib
 import copy
 import io
-import os
 import posixpath
 import struct
 import tempfile
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import IO, Any, BinaryIO
 
 from mlgate.core.artifacts import SNIFF_SIZE, Format, sniff
@@ -518,9 +516,12 @@ class SevenZipHandler:
                     return out  # never extract an archive that writes outside its folder
                 factory = _SevenZipMembers(_sevenz_keys(archive), size, ctx)
                 try:
-                    archive.extractall(factory=factory)
+                    # nothing touches the disk: every member goes to its own spool
+                    archive.extractall(factory=factory)  # noqa: S202
+                    factory.finish()
                 finally:
-                    out += factory.finish()
+                    factory.discard()
+                    out += factory.findings
         except ScanTimeout:
             raise
         except BombError as exc:
@@ -624,15 +625,16 @@ class _SevenZipMembers:
             member.spool.close()
             self._open.remove(member)
 
-    def finish(self) -> list[Finding]:
-        """Findings so far; members py7zr never closed (an older py7zr without the close
-        hook) are scanned now, and spools of failed members are released."""
+    def finish(self) -> None:
+        """Scan members py7zr wrote but never closed (a py7zr without the close hook)."""
         for member in list(self._open):
-            if member.done:
-                continue
+            self.complete(member)
+
+    def discard(self) -> None:
+        """Release the spools of members that were not completed (extraction failed)."""
+        for member in self._open:
             member.spool.close()
-            self._open.remove(member)
-        return self.findings
+        self._open.clear()
 
 
 # --- single compressed streams ----------------------------------------------------------------
