@@ -71,9 +71,17 @@ def test_bad_shard(text: str) -> None:
 
 def test_sources_from_the_model_card() -> None:
     assert maturity_sources(EXAMPLE) == [
-        "https://huggingface.co/mlgate-examples/tiny-bert-base",
-        "https://huggingface.co/datasets/mlgate-examples/tiny-reviews",
+        "hf:mlgate-examples/tiny-bert-base",
+        "hf:datasets/mlgate-examples/tiny-reviews",
     ]
+
+
+def test_a_symlinked_card_names_no_source(tmp_path: Path) -> None:
+    outside = tmp_path / "outside.md"
+    outside.write_text("---\nbase_model: evil/model\n---\n", encoding="utf-8")
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "README.md").symlink_to(outside)
+    assert maturity_sources(tmp_path / "m") == []
 
 
 def test_sources_from_a_hostile_card(tmp_path: Path) -> None:

@@ -45,7 +45,6 @@ SUMMARY_MD = "summary.md"
 CHECK_JSON = "check.json"
 
 OUTCOMES = ("promote", "hold", "reject")
-_MAX_CARD_BYTES = 1 << 20  # a model card larger than 1 MiB is not parsed for sources
 
 
 @dataclass(frozen=True)
@@ -291,52 +290,14 @@ def codequality_text(reports: Sequence[Report], path: Path) -> str:
 
 
 def maturity_sources(path: Path) -> list[str]:
-    """Upstream sources the model card names: ``base_model`` and ``datasets`` (Hugging Face
-    ids -> https URLs) and any ``source``/``repository`` URL. Never fails: a card that cannot be
-    read names no source (the license and bom steps report a bad card)."""
-    card = path / "README.md" if path.is_dir() else None
-    if card is None or not card.is_file() or card.is_symlink():
-        return []
-    try:
-        with card.open("rb") as fh:
-            raw = fh.read(_MAX_CARD_BYTES + 1)
-        if len(raw) > _MAX_CARD_BYTES:
-            return []
-        text = raw.decode("utf-8")
-    except (OSError, UnicodeDecodeError):
-        return []
-    if not text.startswith("---"):
-        return []
-    end = text.find("\n---", 3)
-    if end < 0:
-        return []
-    from mlgate.bom.modelcard import CardError, safe_yaml
+    """Upstream sources the model card names (``base_model``, ``datasets``, repository links),
+    as the maturity step derives them. Never fails: a card that cannot be read names no source
+    (the license and bom steps report a bad card)."""
+    from mlgate.maturity.check import sources_from_model_card
 
-    try:  # alias bombs and deep nesting are refused
-        meta = safe_yaml(text[3:end])
-    except CardError:
+    if not path.is_dir():
         return []
-    if not isinstance(meta, dict):
-        return []
-    out: list[str] = []
-
-    def add(value: object, prefix: str) -> None:
-        items = value if isinstance(value, list) else [value]
-        for item in items:
-            if not isinstance(item, str) or not item.strip():
-                continue
-            ref = item.strip()
-            url = ref if ref.startswith(("https://", "http://")) else f"{prefix}{ref}"
-            if url not in out:
-                out.append(url)
-
-    add(meta.get("base_model"), "https://huggingface.co/")
-    add(meta.get("datasets"), "https://huggingface.co/datasets/")
-    for key in ("source", "repository", "code_repository"):
-        value = meta.get(key)
-        if isinstance(value, str) and value.startswith("https://"):
-            add(value, "")
-    return out
+    return [source for source, _where in sources_from_model_card(path)]
 
 
 def render_summary(result: CheckResult) -> str:

@@ -170,28 +170,25 @@ def _error_finding(ref: SourceRef, exc: SourceError, on_error: str) -> Finding:
 
 def read_front_matter(text: str) -> dict[str, Any]:
     """The YAML front matter of a model card (``---`` ... ``---``), or {} if none / malformed."""
-    from mlgate.bom.modelcard import CardError, safe_yaml
+    from mlgate.bom.modelcard import CardError, safe_yaml, split_front_matter
 
-    lines = text.lstrip("\ufeff").splitlines()
-    if not lines or lines[0].strip() != "---":
+    try:  # the one card parser: alias bombs and deep nesting are refused as in bom and license
+        front, _ = split_front_matter(text.lstrip("\ufeff"))
+        data = safe_yaml(front) if front is not None else {}
+    except CardError:
         return {}
-    for i, line in enumerate(lines[1:], start=1):
-        if line.strip() in ("---", "..."):
-            try:  # alias bombs and deep nesting are refused, like the bom and license steps do
-                data = safe_yaml("\n".join(lines[1:i]))
-            except CardError:
-                return {}
-            return data if isinstance(data, dict) else {}
-    return {}
+    return data if isinstance(data, dict) else {}
 
 
 def sources_from_model_card(model_path: Path) -> list[tuple[str, str]]:
     """(source text, where it was found) for base_model, datasets and repo links of the card."""
+    from mlgate.core.artifacts import open_nofollow
+
     card = model_path if model_path.is_file() else model_path / "README.md"
-    if not card.is_file():
-        return []
+    if card.is_symlink() or not card.is_file():
+        return []  # a card must not lead the tool to read a file outside the model
     try:
-        with card.open("rb") as fh:
+        with open(open_nofollow(card), "rb", closefd=True) as fh:
             raw = fh.read(MAX_CARD_BYTES)
     except OSError:
         return []
